@@ -1,0 +1,1 @@
+"""The application around the conversations: configuration, channels, workers, command line."""

@@ -1,0 +1,36 @@
+"""The console channel: the same conversations in a terminal, choices as numbered lines."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from handlers.messages import Reply
+from handlers.text import strip_html
+
+NAME = "console"
+
+
+def render(reply: Reply) -> str:
+    lines = [strip_html(reply.text)]
+    lines += [f"  {n}. {strip_html(c.label)}" for n, c in enumerate(reply.choices, start=1)]
+    return "\n".join(lines)
+
+
+class ConsoleChannel:
+    name = NAME
+
+    def __init__(
+        self,
+        write: Callable[[str], None] = print,
+        heading: Callable[[str], str | None] = lambda chat_id: None,
+    ) -> None:
+        self.write, self.heading = write, heading
+
+    async def deliver(self, chat_id: str, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "ack":
+            return
+        heading = self.heading(chat_id)  # whose message it is, when it is not the current chat
+        if heading:
+            self.write(heading)
+        self.write(render(Reply.from_payload(payload)) + "\n")

@@ -1,0 +1,373 @@
+"""python -m bot …: run the bot, talk to it in a terminal, and administer it.
+
+Exit codes a script can rely on: 0 success, 1 a user error (message on stderr), 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot import config as config_module
+from bot.config import Config, ConfigError
+from handlers import texts
+from handlers.text import clean
+from models.db import create_engine, session_factory, upgrade, utcnow
+
+EXAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for, worded for them."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        config = config_module.load(args.config)
+        logging.basicConfig(
+            level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+        args.handler(config, args)
+    except ConfigError as e:
+        print(texts.CLI_CONFIG_ERROR.format(error=e), file=sys.stderr)
+        return 1
+    except UserError as e:
+        print(e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bot", description="lamtheo: trợ lý chi bộ.")
+    p.add_argument("--config", help="tệp cấu hình (mặc định config.toml, hoặc $LAMTHEO_CONFIG)")
+    sub = p.add_subparsers(metavar="LỆNH")
+
+    run = sub.add_parser("run", help="chạy bot (không có token: mở trò chuyện thử)")
+    run.set_defaults(handler=cmd_run)
+
+    chat = sub.add_parser("chat", help="trò chuyện với bot trên bàn phím")
+    who = chat.add_mutually_exclusive_group(required=True)
+    who.add_argument("--code", help="bắt đầu bằng mã mời, như một người mới")
+    who.add_argument("--member", help="nói chuyện với tư cách đảng viên này (họ và tên)")
+    chat.add_argument("--unit", help="đơn vị của đảng viên, khi trùng tên")
+    chat.set_defaults(handler=cmd_chat)
+
+    db = sub.add_parser("db", help="cơ sở dữ liệu").add_subparsers(metavar="VIỆC")
+    db.add_parser("upgrade", help="áp dụng các bản cập nhật cấu trúc").set_defaults(
+        handler=cmd_db_upgrade
+    )
+
+    org = sub.add_parser("org", help="tổ chức, đảng viên").add_subparsers(metavar="VIỆC")
+    imp = org.add_parser("import", help="nhập danh sách đảng viên từ .xlsx hoặc .csv")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(handler=cmd_org_import)
+
+    inv = sub.add_parser("invite", help="mã mời").add_subparsers(metavar="VIỆC")
+    lst = inv.add_parser("list", help="in mã mời và đường dẫn cho từng đảng viên")
+    lst.add_argument("--unit", required=True, help="đường dẫn đơn vị, ví dụ «Đảng bộ xã A/Chi bộ 1»")
+    lst.add_argument("--reissue", action="store_true", help="hủy mã cũ chưa dùng, cấp mã mới")
+    lst.add_argument("--days", type=int, help="số ngày hiệu lực (mặc định theo config.toml)")
+    lst.add_argument("--format", choices=("text", "csv"), default="text")
+    lst.set_defaults(handler=cmd_invite_list)
+
+    theme = sub.add_parser("theme", help="chuyên đề năm").add_subparsers(metavar="VIỆC")
+    tset = theme.add_parser("set", help="công bố (hoặc sửa) chuyên đề năm cho một đơn vị")
+    tset.add_argument("--unit", required=True)
+    tset.add_argument("--year", type=int, required=True)
+    tset.add_argument("--title", required=True)
+    tset.add_argument("--until-year", type=int, help="chuyên đề kéo dài đến năm này")
+    tset.add_argument("--summary")
+    tset.add_argument("--link", help="đường dẫn tài liệu (không gửi văn bản qua chat)")
+    tset.add_argument("--deadline", help="hạn đăng ký, YYYY-MM-DD")
+    tset.set_defaults(handler=cmd_theme_set)
+    return p
+
+
+def _migrate(config: Config) -> None:
+    try:
+        upgrade(config.database_url)
+    except OSError as e:
+        raise UserError(texts.CLI_DB_ERROR.format(error=e)) from None
+
+
+# -- run / chat -------------------------------------------------------------------------------
+
+
+def cmd_run(config: Config, args: argparse.Namespace) -> None:
+    _migrate(config)
+    if not config.telegram.token:
+        asyncio.run(_demo_console(config))
+        return
+    asyncio.run(_run_bot(config))
+
+
+async def _run_bot(config: Config) -> None:
+    from bot.app import App
+
+    app = App(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await app.start()
+    username = app.telegram.username if app.telegram else ""
+    print(texts.CLI_RUNNING.format(username=username, mode=config.telegram.mode), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await app.stop()
+
+
+async def _demo_console(config: Config) -> None:
+    """No token: import the example roster if needed and chat as one of its members."""
+    from sqlalchemy import select
+
+    from models.roster import import_roster
+    from models.tables import Member
+
+    engine = create_engine(config.database_url)
+    sessions = session_factory(engine)
+    async with sessions() as session, session.begin():
+        report = await import_roster(session, EXAMPLE_ROSTER, utcnow())
+        if report.errors:
+            raise UserError(_render_roster_errors(report.errors))
+        member = (
+            await session.scalars(
+                select(Member).where(Member.party_role == "member", Member.exempt.is_(False))
+                .order_by(Member.id)
+            )
+        ).first()
+    await engine.dispose()
+    assert member is not None
+    print(texts.CONSOLE_NO_TOKEN.format(unit=member.unit.name))
+    await _chat(config, member=member.full_name, unit=None, code=None)
+
+
+def cmd_chat(config: Config, args: argparse.Namespace) -> None:
+    _migrate(config)
+    asyncio.run(_chat(config, member=args.member, unit=args.unit, code=args.code))
+
+
+async def _chat(config: Config, *, member: str | None, unit: str | None, code: str | None) -> None:
+    from bot.console import ConsoleChat
+
+    chat = ConsoleChat(config)
+    try:
+        if code:
+            await chat.with_code(code)
+        elif member and not await chat.as_member(member, unit):
+            raise UserError(texts.CONSOLE_UNKNOWN_MEMBER.format(name=member))
+        await chat.loop(lambda: input("> "))
+    finally:
+        await chat.close()
+
+
+# -- administration -----------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(config: Config, args: argparse.Namespace) -> None:
+    _migrate(config)
+    print(texts.CLI_MIGRATED.format(url=_redact(config.database_url)))
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_org_import(config: Config, args: argparse.Namespace) -> None:
+    path: Path = args.file
+    if not path.is_file():
+        raise UserError(texts.CLI_FILE_NOT_FOUND.format(path=path))
+    if path.suffix.lower() not in (".xlsx", ".csv"):
+        raise UserError(texts.CLI_BAD_FORMAT.format(path=path))
+    _migrate(config)
+    asyncio.run(_org_import(config, path))
+
+
+def _render_roster_errors(errors: Sequence[object]) -> str:
+    lines = []
+    for e in errors:
+        message = texts.ROSTER_ERRORS[e.code].format(value=e.value)  # type: ignore[attr-defined]
+        if e.row:  # type: ignore[attr-defined]
+            lines.append(
+                texts.ROSTER_ERROR_LINE.format(row=e.row, column=e.column, message=message)  # type: ignore[attr-defined]
+            )
+        else:
+            lines.append(texts.ROSTER_FILE_ERROR.format(message=message))
+    lines.append(texts.ROSTER_REJECTED.format(n=len(errors)))
+    return "\n".join(lines)
+
+
+async def _org_import(config: Config, path: Path) -> None:
+    from models.roster import import_roster
+
+    engine = create_engine(config.database_url)
+    try:
+        async with session_factory(engine)() as session:
+            async with session.begin():
+                report = await import_roster(session, path, utcnow())
+                if report.errors:
+                    await session.rollback()
+                    raise UserError(_render_roster_errors(report.errors))
+        print(
+            texts.ROSTER_DONE.format(
+                added=report.added,
+                updated=report.updated,
+                unchanged=report.unchanged,
+                units=len(report.units_created),
+            )
+        )
+    finally:
+        await engine.dispose()
+
+
+def cmd_invite_list(config: Config, args: argparse.Namespace) -> None:
+    _migrate(config)
+    days = args.days or config.settings.invite_days
+    if days <= 0:
+        raise UserError(texts.CLI_BAD_DAYS)
+    asyncio.run(_invite_list(config, clean(args.unit), args.reissue, days, args.format))
+
+
+async def _invite_list(config: Config, path: str, reissue: bool, days: int, fmt: str) -> None:
+    from sqlalchemy import select
+
+    from models import invites
+    from models.orgs import find_unit, full_name, subtree
+    from models.tables import Identity, Member
+
+    tz = ZoneInfo(config.settings.timezone)
+    username = config.telegram.username
+
+    def link(code: str) -> str:
+        return f"https://t.me/{username}?start={code}" if username else ""
+
+    engine = create_engine(config.database_url)
+    rows: list[list[str]] = []
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            top = await find_unit(session, path)
+            if top is None:
+                raise UserError(texts.CLI_UNIT_NOT_FOUND.format(path=path))
+            now = utcnow()
+            out = sys.stdout
+            writer = csv.writer(out) if fmt == "csv" else None
+            if writer:
+                writer.writerow(["Đơn vị", *texts.CLI_INVITE_HEADER])
+            printed = 0
+            for unit in await subtree(session, top):
+                members = list(
+                    await session.scalars(
+                        select(Member)
+                        .where(Member.unit_id == unit.id, Member.active.is_(True))
+                        .order_by(Member.full_name)
+                    )
+                )
+                if not members:
+                    continue
+                printed += len(members)
+                linked = set(
+                    await session.scalars(
+                        select(Identity.member_id).where(
+                            Identity.member_id.in_([m.id for m in members])
+                        )
+                    )
+                )
+                unit_name = await full_name(session, unit)
+                join = await invites.issue(session, unit, None, now, days=days, reissue=reissue)
+                rows = []
+                for m in members:
+                    if m.id in linked and not reissue:
+                        rows.append([m.full_name, texts.CLI_INVITE_LINKED, "", ""])
+                        continue
+                    inv = await invites.issue(session, unit, m, now, days=days, reissue=reissue)
+                    rows.append([m.full_name, inv.code, link(inv.code), _day(inv.expires_at, tz)])
+                if writer:
+                    writer.writerows([unit_name, *r] for r in rows)
+                    continue
+                print(texts.CLI_INVITE_UNIT.format(path=unit_name))
+                print(texts.CLI_INVITE_JOIN_CODE.format(code=join.code, expires=_day(join.expires_at, tz)))
+                _print_table([list(texts.CLI_INVITE_HEADER), *rows])
+                print()
+            if not printed:
+                raise UserError(texts.CLI_INVITE_NONE)
+            if not username and not writer:
+                print(texts.CLI_INVITE_NO_USERNAME)
+    finally:
+        await engine.dispose()
+
+
+def _day(moment: object, tz: ZoneInfo) -> str:
+    from datetime import datetime
+
+    assert isinstance(moment, datetime)
+    local = moment.astimezone(tz)
+    return f"{local.day:02d}/{local.month:02d}/{local.year}"
+
+
+def _print_table(rows: list[list[str]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
+
+
+def cmd_theme_set(config: Config, args: argparse.Namespace) -> None:
+    deadline = None
+    if args.deadline:
+        try:
+            deadline = date.fromisoformat(args.deadline)
+        except ValueError:
+            raise UserError(texts.CLI_BAD_DATE.format(value=args.deadline)) from None
+    if args.until_year is not None and args.until_year < args.year:
+        raise UserError(texts.CLI_BAD_YEARS.format(year=args.year))
+    _migrate(config)
+    asyncio.run(_theme_set(config, args, deadline))
+
+
+async def _theme_set(config: Config, args: argparse.Namespace, deadline: date | None) -> None:
+    from models import audit
+    from models.orgs import find_unit, full_name
+    from models.themes import set_theme
+
+    engine = create_engine(config.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            unit = await find_unit(session, clean(args.unit))
+            if unit is None:
+                raise UserError(texts.CLI_UNIT_NOT_FOUND.format(path=args.unit))
+            now = utcnow()
+            theme = await set_theme(
+                session,
+                unit,
+                year=args.year,
+                title=clean(args.title),
+                now=now,
+                until_year=args.until_year,
+                summary=clean(args.summary) if args.summary else None,
+                link=args.link,
+                deadline=deadline,
+            )
+            audit.record(session, action="theme_set", now=now, actor="cli", theme=theme.id,
+                         unit=unit.id, year=args.year)
+            print(texts.CLI_THEME_SET.format(year=args.year, unit=await full_name(session, unit),
+                                             title=theme.title))
+    finally:
+        await engine.dispose()

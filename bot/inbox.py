@@ -1,0 +1,118 @@
+"""Incoming updates: stored first (keyed by platform id), acknowledged, then processed.
+
+A redelivered update finds its row and has no second effect. The worker processes rows in
+arrival order, one at a time, so each chat sees its own updates in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers.core import plan_error_reply, process
+from handlers.messages import Incoming
+from handlers.settings import Settings
+from models.tables import InboxUpdate
+
+log = logging.getLogger(__name__)
+
+
+async def store(
+    sessions: async_sessionmaker[AsyncSession],
+    inc: Incoming,
+    *,
+    update_key: str,
+    now: datetime,
+) -> bool:
+    """Keep the update; True if it is new. Raises if the database cannot take it (→ non-2xx)."""
+    async with sessions() as session, session.begin():
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = (
+            insert(InboxUpdate)
+            .values(
+                channel=inc.channel,
+                update_key=update_key,
+                payload=inc.to_dict(),
+                status="pending",
+                received_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+        )
+        result = await session.execute(stmt)
+        return bool(getattr(result, "rowcount", 0))
+
+
+class InboxWorker:
+    """Processes stored updates; woken by kick() after a store, and polls as a fallback."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        clock: Callable[[], datetime],
+        on_planned: Callable[[], None],
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.sessions, self.settings, self.clock = sessions, settings, clock
+        self.on_planned, self.poll_interval = on_planned, poll_interval
+        self._wake = asyncio.Event()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        while True:
+            self._wake.clear()
+            if await self.drain() == 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                except TimeoutError:
+                    pass
+
+    async def drain(self, batch: int = 100) -> int:
+        """Process what is pending now; returns how many updates were handled."""
+        async with self.sessions() as session:
+            ids = list(
+                await session.scalars(
+                    select(InboxUpdate.id)
+                    .where(InboxUpdate.status == "pending")
+                    .order_by(InboxUpdate.id)
+                    .limit(batch)
+                )
+            )
+        for update_id in ids:
+            await self.process_one(update_id)
+        return len(ids)
+
+    async def process_one(self, update_id: int) -> None:
+        try:
+            async with self.sessions() as session, session.begin():
+                row = await session.get(InboxUpdate, update_id, with_for_update=True)
+                if row is None or row.status != "pending":
+                    return
+                inc = Incoming.from_dict(row.payload)
+                now = self.clock()
+                await process(session, inc, update_id=update_id, now=now, settings=self.settings)
+                row.status, row.processed_at = "done", now
+        except Exception as exc:
+            log.exception("update %s failed", update_id)
+            await self._fail(update_id, exc)
+        self.on_planned()
+
+    async def _fail(self, update_id: int, exc: Exception) -> None:
+        """Mark the update failed (never retried: it would fail again) and apologise once."""
+        async with self.sessions() as session, session.begin():
+            row = await session.get(InboxUpdate, update_id)
+            if row is None or row.status != "pending":
+                return
+            now = self.clock()
+            row.status, row.processed_at, row.error = "failed", now, repr(exc)[:2000]
+            inc = Incoming.from_dict(row.payload)
+            await plan_error_reply(session, inc, update_id=update_id, now=now)

@@ -1,0 +1,59 @@
+"""Channel-neutral messages: what a channel adapter hands the core and gets back."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did: typed text, a command, or a pressed choice."""
+
+    channel: str
+    chat_id: str
+    user_id: str
+    text: str = ""
+    choice: str | None = None  # the data of a pressed button
+    display_name: str = ""
+    ack_ref: str | None = None  # what the channel needs to acknowledge a button press
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Incoming:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Choice:
+    label: str
+    data: str
+
+
+@dataclass
+class Reply:
+    """Text in the small HTML subset every channel can render or strip (<b>, <i>).
+
+    User-provided values inside it are already escaped (see handlers.text.fmt).
+    """
+
+    text: str
+    choices: list[Choice] = field(default_factory=list)
+    row_width: int = 1  # buttons per row where a channel has buttons
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "choices": [[c.label, c.data] for c in self.choices],
+            "row_width": self.row_width,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Reply:
+        return cls(
+            text=payload["text"],
+            choices=[Choice(label, data) for label, data in payload.get("choices", [])],
+            row_width=payload.get("row_width", 1),
+        )

@@ -1,0 +1,18 @@
+"""The knobs the conversations read (filled from config.toml by bot.config)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    timezone: str = "Asia/Ho_Chi_Minh"
+    invite_days: int = 30
+    lockout_attempts: int = 5  # wrong codes ...
+    lockout_window_minutes: int = 10  # ... within this many minutes ...
+    lockout_minutes: int = 30  # ... lock the chat out for this long
+    max_item_chars: int = 500  # one pledge item or shortcoming
+    max_field_chars: int = 1000  # anything typed
+    # From this month on, /dangky registers the next year's pledge (December plans January).
+    next_year_from_month: int = 12

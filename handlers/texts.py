@@ -1,0 +1,379 @@
+"""Every sentence a person reads, in one place for review.
+
+Templates use str.format placeholders; fill them with handlers.text.fmt(), which escapes the
+values (names and pledge text are user input). Markup is the small HTML subset <b>, <i>;
+channels without formatting strip it. Formal register throughout: "đồng chí".
+"""
+
+# -- general ---------------------------------------------------------------------------------
+EMPTY_MESSAGE = "Tin nhắn trống. Đồng chí gõ /trogiup để xem các việc có thể làm."
+NOT_UNDERSTOOD = (
+    "Xin lỗi, tôi chưa hiểu ý đồng chí. Gõ /trogiup để xem các việc có thể làm."
+)
+UNKNOWN_COMMAND = "Không có lệnh này. Gõ /trogiup để xem các lệnh."
+NOT_LINKED = (
+    "Tài khoản này chưa được liên kết với danh sách đảng viên. "
+    "Xin đồng chí gửi mã mời mà bí thư chi bộ đã gửi (ví dụ: K7M4Q2XP)."
+)
+TOO_LONG = (
+    "Nội dung quá dài ({length} ký tự, tối đa {limit}). "
+    "Xin đồng chí viết gọn lại; chưa có gì được lưu."
+)
+STALE_BUTTON = "Bước này đã qua."
+STILL_IN_FLOW = "Đồng chí đang làm dở: <b>{title}</b>. Xin tiếp tục, hoặc gõ /huy để dừng."
+CANCELLED = "Đã dừng. Những gì đang nhập dở chưa được lưu."
+NOTHING_TO_CANCEL = "Không có việc gì đang làm dở."
+ERROR = "Xin lỗi, đã có lỗi khi xử lý tin nhắn. Đồng chí vui lòng thử lại sau ít phút."
+NOT_ALLOWED = "Đồng chí không có quyền thực hiện việc này."
+
+# -- joining ---------------------------------------------------------------------------------
+WELCOME_UNLINKED = (
+    "Chào đồng chí! Đây là trợ lý <b>Học tập và làm theo Bác</b> của chi bộ.\n\n"
+    "Để bắt đầu, xin đồng chí gửi <b>mã mời</b> do bí thư chi bộ cung cấp "
+    "(8 ký tự, ví dụ: K7M4Q2XP).\n"
+    "Nếu chỉ có <b>mã chi bộ</b>, đồng chí gửi mã đó rồi nhập họ và tên để bí thư xác nhận."
+)
+NOT_A_CODE = (
+    "Tài khoản này chưa được liên kết. Xin đồng chí gửi mã mời (8 ký tự, ví dụ: K7M4Q2XP). "
+    "Chưa có mã thì xin liên hệ bí thư chi bộ."
+)
+CODE_UNKNOWN = "Mã <b>{code}</b> không đúng. Xin đồng chí kiểm tra lại từng ký tự."
+CODE_EXPIRED = (
+    "Mã <b>{code}</b> đã hết hạn. Xin đồng chí liên hệ bí thư chi bộ để được cấp mã mới."
+)
+CODE_USED = (
+    "Mã <b>{code}</b> đã được dùng. Nếu đó không phải đồng chí, "
+    "xin báo ngay cho bí thư chi bộ để được cấp mã mới."
+)
+CODE_LOCKED = (
+    "Đồng chí đã nhập sai mã nhiều lần. Để bảo đảm an toàn, việc nhập mã tạm khóa "
+    "đến {until}. Xin thử lại sau, hoặc liên hệ bí thư chi bộ."
+)
+ALREADY_LINKED = "Tài khoản này đã liên kết với đồng chí <b>{name}</b>."
+LINKED_GREETING = (
+    "Chào đồng chí <b>{name}</b>, {unit}!\n"
+    "Tài khoản đã được liên kết. Từ nay tôi sẽ giúp đồng chí đăng ký và theo dõi việc "
+    "học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh."
+)
+JOIN_ASK_NAME = (
+    "Mã chi bộ hợp lệ: <b>{unit}</b>.\n"
+    "Xin đồng chí nhập <b>họ và tên đầy đủ</b> (có dấu) để bí thư chi bộ xác nhận."
+)
+JOIN_BAD_NAME = "Xin đồng chí nhập họ và tên đầy đủ, ví dụ: Nguyễn Văn An."
+JOIN_SENT = (
+    "Đã gửi yêu cầu tham gia <b>{unit}</b> với họ tên <b>{name}</b>. "
+    "Khi bí thư chi bộ xác nhận, tôi sẽ báo đồng chí."
+)
+JOIN_SENT_NO_APPROVER = (
+    "Đã ghi nhận yêu cầu tham gia <b>{unit}</b> với họ tên <b>{name}</b>. "
+    "Bí thư chi bộ chưa dùng trợ lý này; yêu cầu sẽ được xem khi bí thư tham gia. "
+    "Đồng chí cũng có thể xin bí thư mã mời cá nhân."
+)
+JOIN_PENDING = "Yêu cầu tham gia chi bộ của đồng chí đang chờ bí thư xác nhận."
+JOIN_REQUEST_TO_SECRETARY = (
+    "<b>Yêu cầu tham gia chi bộ</b>\n"
+    "Họ và tên: <b>{name}</b>\nTên hiển thị: {display}\n{match}\n"
+    "Đồng chí xác nhận người này là đảng viên của chi bộ?"
+)
+JOIN_MATCH_ROSTER = "Trùng tên với đảng viên trong danh sách: <b>{name}</b> ({position})."
+JOIN_NO_MATCH = "<i>Không có tên này trong danh sách chi bộ; nếu chấp nhận sẽ thêm mới.</i>"
+BTN_ACCEPT = "Chấp nhận"
+BTN_REJECT = "Từ chối"
+JOIN_APPROVED_TO_SECRETARY = "Đã chấp nhận đồng chí <b>{name}</b> vào danh sách chi bộ."
+JOIN_REJECTED_TO_SECRETARY = "Đã từ chối yêu cầu của <b>{name}</b>."
+JOIN_REJECTED = (
+    "Bí thư chi bộ chưa xác nhận yêu cầu tham gia của đồng chí. "
+    "Xin liên hệ trực tiếp bí thư chi bộ."
+)
+JOIN_ALREADY_DECIDED = "Yêu cầu này đã được xử lý trước đó."
+JOIN_NAME_TAKEN = (
+    "Đảng viên <b>{name}</b> trong danh sách đã liên kết với một tài khoản khác. "
+    "Yêu cầu chưa được chấp nhận; xin kiểm tra lại."
+)
+
+# -- help ------------------------------------------------------------------------------------
+HELP_HEADER = "Đồng chí <b>{name}</b> — {unit}.\nCác việc đồng chí có thể làm:"
+HELP_MEMBER = (
+    "/dangky — đăng ký (hoặc sửa) bản đăng ký học tập và làm theo Bác năm {year}\n"
+    "/camket — xem bản đăng ký và trạng thái duyệt\n"
+    "/huy — dừng việc đang làm dở\n"
+    "/trogiup — xem hướng dẫn này"
+)
+HELP_SECRETARY = "/chibo — tình hình chi bộ, duyệt bản đăng ký và yêu cầu tham gia"
+HELP_UNLINKED = WELCOME_UNLINKED
+HELP_TYPING = (
+    "<i>Có thể gõ lệnh không dấu, chữ hoa hay thường đều được. "
+    "Khi có danh sách lựa chọn, đồng chí bấm nút hoặc gõ số thứ tự.</i>"
+)
+BTN_DANGKY = "Đăng ký / sửa bản đăng ký"
+BTN_CAMKET = "Xem bản đăng ký"
+BTN_CHIBO = "Tình hình chi bộ"
+
+# -- pledge: the /dangky flow -----------------------------------------------------------------
+FLOW_PLEDGE = "đăng ký học tập và làm theo Bác (/dangky)"
+FLOW_RETURN = "nhận xét trả lại bản đăng ký"
+FLOW_JOIN = "tham gia chi bộ"
+STEP = "<b>Bước {n}/5 — {title}</b>\n"
+THEME_INTRO = "Chuyên đề năm {year}: <b>{title}</b>"
+THEME_SUMMARY = "\n<i>{summary}</i>"
+THEME_LINK = "\nTài liệu: {link}"
+THEME_NONE = (
+    "<i>Cấp ủy chưa công bố chuyên đề năm {year} cho chi bộ của đồng chí. "
+    "Đồng chí vẫn có thể đăng ký; khi có chuyên đề có thể sửa lại.</i>"
+)
+STUDY_TITLE = "Nội dung học tập"
+STUDY_ASK = (
+    "Chọn nội dung đồng chí đăng ký học tập (chọn được nhiều mục, bấm lại để bỏ chọn), "
+    "hoặc gõ nội dung khác. Xong thì bấm <b>Tiếp tục</b>."
+)
+STUDY_THEME_OPTION = "Chuyên đề năm {year}: {title}"
+STUDY_STANDARD_OPTIONS = (
+    "Chuyên đề toàn khóa về học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh",
+    "Quy định 144-QĐ/TW về chuẩn mực đạo đức cách mạng của cán bộ, đảng viên",
+    "Tác phẩm «Sửa đổi lối làm việc» của Chủ tịch Hồ Chí Minh",
+    "Di chúc của Chủ tịch Hồ Chí Minh",
+)
+STUDY_CHOSEN = "Đã chọn:"
+STUDY_NEED_ONE = "Xin chọn hoặc gõ ít nhất một nội dung học tập."
+STUDY_TOO_MANY = "Đã đủ {n} nội dung học tập; bỏ bớt một mục trước khi thêm."
+BTN_CONTINUE = "Tiếp tục ➡"
+CHECKED = "✅ "
+
+SHORTCOMINGS_TITLE = "Hạn chế cần khắc phục"
+SHORTCOMINGS_ASK = (
+    "Gõ <b>hạn chế {n}</b> mà đồng chí đăng ký khắc phục trong năm "
+    "(mỗi tin nhắn một hạn chế, tối đa 3; nên dựa vào bản kiểm điểm năm trước).\n"
+    "Ví dụ: <i>Còn ngại phát biểu ý kiến trong sinh hoạt chi bộ.</i>"
+)
+SHORTCOMINGS_SO_FAR = "Đã ghi:"
+BTN_DONE = "Xong ✔"
+
+ITEMS_TITLE = "Việc làm cụ thể"
+ITEM_ASK_ACTION = (
+    "<b>Việc làm {n}</b> (tối đa 5): đồng chí sẽ làm gì?\n"
+    "Ví dụ: <i>{example}</i>"
+)
+ITEM_ASK_RESULT = (
+    "Việc làm {n}: <i>{action}</i>\n"
+    "Kết quả <b>đo được</b> là gì? (số lượng, tỉ lệ, số lần…)\n"
+    "Ví dụ: <i>100% hồ sơ đúng hạn; 4 buổi mỗi tháng; 5 hộ tham gia.</i>"
+)
+ITEM_VAGUE = (
+    "Nội dung này còn <b>chung chung</b>: {reason}\n"
+    "Nên viết cụ thể để chi bộ dễ kiểm điểm, ví dụ với công việc của đồng chí:\n"
+    "<i>{example}</i>\n"
+    "Đồng chí muốn viết lại hay giữ nguyên?"
+)
+VAGUE_STOCK = "đây là câu khẩu hiệu («{phrase}»), chưa nói rõ sẽ làm việc gì."
+VAGUE_NO_MEASURE = "chưa có số lượng, tần suất hay mức kết quả để đối chiếu."
+BTN_REPHRASE = "Viết lại"
+BTN_KEEP = "Giữ nguyên"
+ITEM_ASK_DEADLINE = (
+    "Việc làm {n}: thời hạn hoặc tần suất thực hiện?\n"
+    "Bấm một lựa chọn, hoặc gõ tháng hay ngày (ví dụ: <i>tháng 6</i>, <i>30/9</i>, "
+    "<i>30/9/{year}</i>)."
+)
+DEADLINE_BAD = (
+    "Chưa hiểu thời hạn «{text}». Xin gõ như: tháng 6, quý 3, 30/9, 30/9/{year} "
+    "hoặc hằng tháng."
+)
+DEADLINE_OTHER_YEAR = "Bản đăng ký này là của năm {year}; xin chọn thời hạn trong năm {year}."
+DEADLINE_PAST = "Ngày {date} đã qua. Xin chọn một thời hạn trong năm {year}."
+ITEM_SAVED = "Đã ghi việc làm {n}."
+ITEM_MORE = "Đồng chí đã có {n} việc làm. Thêm việc làm khác?"
+BTN_ADD_ITEM = "➕ Thêm việc làm"
+BTN_ITEMS_DONE = "Xong, sang bước tiếp"
+ITEMS_FULL = "Đã đủ 5 việc làm."
+
+BREAKTHROUGH_TITLE = "Nội dung đột phá"
+BREAKTHROUGH_ASK = (
+    "Đồng chí chọn <b>một</b> việc làm làm <b>nội dung đột phá</b> của năm "
+    "(việc tạo chuyển biến rõ nhất), hoặc bỏ qua."
+)
+BTN_NO_BREAKTHROUGH = "Không chọn"
+
+REVIEW_TITLE = "Xem lại và gửi"
+REVIEW_ASK = "Đồng chí kiểm tra lại. Nếu đúng, bấm <b>Gửi bản đăng ký</b> để bí thư chi bộ duyệt."
+BTN_SUBMIT = "📨 Gửi bản đăng ký"
+BTN_EDIT_STUDY = "Sửa nội dung học tập"
+BTN_EDIT_SHORTCOMINGS = "Sửa hạn chế"
+BTN_EDIT_ITEMS = "Sửa việc làm cụ thể"
+BTN_CANCEL = "Hủy"
+EDIT_ITEMS_ASK = "Chọn việc làm cần sửa, hoặc thêm việc làm mới."
+EDIT_ITEM_LABEL = "Việc làm {n}: {action}"
+EDIT_ITEM_ASK = "Việc làm {n}: <i>{action}</i>\nĐồng chí muốn làm gì với việc làm này?"
+BTN_REWRITE = "Viết lại"
+BTN_DELETE = "Xóa"
+BTN_BACK = "⬅ Quay lại"
+ITEM_DELETED = "Đã xóa việc làm {n}."
+RESUME_EXISTING = (
+    "Đồng chí đã có bản đăng ký năm {year} (phiên bản {version}, {status}). "
+    "Các nội dung được giữ lại để đồng chí sửa; khi gửi sẽ thành phiên bản mới "
+    "và cần bí thư duyệt lại."
+)
+RESUME_DRAFT = "Đồng chí đang đăng ký dở. Xin tiếp tục:"
+
+SUBMITTED = (
+    "Đã gửi bản đăng ký năm {year} (phiên bản {version}). Trạng thái: <b>chờ duyệt</b>.\n"
+    "Khi bí thư chi bộ duyệt hoặc trả lại, tôi sẽ báo đồng chí. Xem lại bằng /camket."
+)
+SUBMITTED_NO_APPROVER = (
+    "\n<i>Chi bộ chưa có bí thư hay phó bí thư dùng trợ lý này; bản đăng ký sẽ được "
+    "xem khi các đồng chí ấy tham gia.</i>"
+)
+
+# -- pledge: rendering and status --------------------------------------------------------------
+STATUS = {
+    "submitted": "chờ duyệt",
+    "approved": "đã duyệt",
+    "returned": "trả lại",
+    "superseded": "đã thay bằng phiên bản mới",
+}
+PLEDGE_HEADER = "<b>BẢN ĐĂNG KÝ HỌC TẬP VÀ LÀM THEO BÁC NĂM {year}</b>\n{name} — {unit}"
+PLEDGE_VERSION = "Phiên bản {version} · <b>{status}</b>"
+PLEDGE_STUDY = "<b>1. Nội dung học tập</b>"
+PLEDGE_SHORTCOMINGS = "<b>2. Hạn chế cần khắc phục</b>"
+PLEDGE_ITEMS = "<b>3. Việc làm cụ thể</b>"
+PLEDGE_ITEM = "{n}. {action}\n   Kết quả: {result}\n   Thời hạn: {deadline}"
+PLEDGE_ITEM_BREAKTHROUGH = " <b>(nội dung đột phá)</b>"
+PLEDGE_COMMENT = "<b>Nhận xét của bí thư:</b> {comment}"
+PLEDGE_IN_FORCE = "<i>Phiên bản {version} (đã duyệt) vẫn có hiệu lực cho đến khi phiên bản mới được duyệt.</i>"
+CAMKET_NONE = (
+    "Đồng chí chưa có bản đăng ký năm {year}. Gõ /dangky để đăng ký."
+)
+CAMKET_EDIT_HINT = "Gõ /dangky để sửa (sẽ tạo phiên bản mới, cần duyệt lại)."
+CAMKET_RETURNED_HINT = "Bản đăng ký bị trả lại. Gõ /dangky để sửa và gửi lại."
+
+# -- pledge: the secretary's side --------------------------------------------------------------
+APPROVAL_REQUEST = "<b>Bản đăng ký chờ duyệt</b>\n\n{pledge}"
+BTN_APPROVE = "✅ Duyệt"
+BTN_RETURN = "↩ Trả lại"
+APPROVED_TO_SECRETARY = "Đã duyệt bản đăng ký năm {year} của đồng chí <b>{name}</b>."
+APPROVED_TO_MEMBER = (
+    "Bản đăng ký năm {year} (phiên bản {version}) của đồng chí đã được "
+    "đồng chí <b>{by}</b> <b>duyệt</b>. Chúc đồng chí thực hiện tốt!"
+)
+RETURN_ASK_COMMENT = (
+    "Trả lại bản đăng ký của đồng chí <b>{name}</b>. "
+    "Xin nhập <b>nhận xét</b> để đồng chí ấy biết cần sửa gì "
+    "(ví dụ: <i>Việc làm 2 chưa có số lượng cụ thể</i>)."
+)
+RETURNED_TO_SECRETARY = "Đã trả lại bản đăng ký của đồng chí <b>{name}</b> kèm nhận xét."
+RETURNED_TO_MEMBER = (
+    "Bản đăng ký năm {year} (phiên bản {version}) của đồng chí được "
+    "đồng chí <b>{by}</b> <b>trả lại</b> để sửa.\n"
+    "Nhận xét: <i>{comment}</i>\n"
+    "Gõ /dangky để sửa và gửi lại."
+)
+PLEDGE_ALREADY_DECIDED = "Bản đăng ký này đã được xử lý: <b>{status}</b>."
+PLEDGE_NOT_FOUND = "Không tìm thấy bản đăng ký này."
+
+# -- /chibo (the secretary's overview) ---------------------------------------------------------
+CHIBO_HEADER = "<b>{unit}</b> — năm {year}"
+CHIBO_COUNTS = (
+    "Đảng viên: {total} (miễn sinh hoạt: {exempt})\n"
+    "Đã liên kết tài khoản: {linked}/{total}\n"
+    "Đã đăng ký: {registered}/{required} · đã duyệt: {approved} · chờ duyệt: {pending} · "
+    "trả lại: {returned}"
+)
+CHIBO_PENDING = "\n<b>Chờ duyệt</b> (bấm để xem):"
+CHIBO_JOINS = "\n<b>Yêu cầu tham gia</b>: {n}"
+CHIBO_NOT_REGISTERED = "\n<b>Chưa đăng ký</b>: {names}"
+CHIBO_NONE_PENDING = "\nKhông có bản đăng ký nào chờ duyệt."
+CHIBO_NOT_SECRETARY = "Lệnh /chibo dành cho bí thư, phó bí thư chi bộ."
+BTN_VIEW_PLEDGE = "Xem: {name}"
+BTN_VIEW_JOIN = "Yêu cầu: {name}"
+
+# -- roster import (CLI) -----------------------------------------------------------------------
+ROSTER_ERRORS = {
+    "file_unreadable": "không đọc được tệp ({value})",
+    "missing_column": "thiếu cột «{value}»",
+    "empty_file": "tệp không có dòng dữ liệu nào",
+    "required": "bắt buộc phải có",
+    "too_long": "quá dài: «{value}»",
+    "bad_role": "«{value}» không hợp lệ (bí thư | phó bí thư | chi ủy viên | đảng viên)",
+    "bad_category": "«{value}» không hợp lệ (chính thức | dự bị)",
+    "bad_exempt": "«{value}» không hợp lệ (có | không)",
+    "bad_phone": "«{value}» không phải số điện thoại Việt Nam (10 số, bắt đầu bằng 0)",
+    "bad_unit": "đường dẫn đơn vị «{value}» không hợp lệ (các cấp ngăn cách bằng /)",
+    "duplicate_row": "trùng họ tên «{value}» trong cùng đơn vị",
+}
+ROSTER_ERROR_LINE = "Dòng {row}, cột «{column}»: {message}"
+ROSTER_FILE_ERROR = "Tệp: {message}"
+ROSTER_REJECTED = "Không nhập gì: tệp có {n} lỗi. Sửa các lỗi trên rồi nhập lại."
+ROSTER_DONE = (
+    "Đã nhập xong: thêm {added}, cập nhật {updated}, giữ nguyên {unchanged} đảng viên; "
+    "tạo {units} đơn vị mới."
+)
+
+# -- examples of concrete items, by the member's kind of work (vagueness check) ---------------
+ITEM_EXAMPLES = {
+    "teacher": "Mỗi tháng phụ đạo miễn phí 4 buổi cho học sinh yếu lớp 3A; "
+    "cuối năm không còn học sinh chưa hoàn thành môn Toán.",
+    "officer": "Giải quyết 100% hồ sơ một cửa đúng hạn; trả lời phản ánh của người dân "
+    "trong 2 ngày làm việc.",
+    "retiree": "Vận động 5 hộ trong thôn phân loại rác tại nguồn; dự đủ 12 kỳ sinh hoạt chi bộ.",
+    "farmer": "Chuyển 1 sào lúa sang trồng rau an toàn; hướng dẫn 3 hộ lân cận làm theo "
+    "trước tháng 9.",
+    "worker": "Đề xuất 2 sáng kiến cải tiến trong năm; không để xảy ra sự cố an toàn lao động.",
+    "student": "Đọc 6 tác phẩm về Bác, mỗi quý viết 1 bài thu hoạch ngắn.",
+    "security": "Mỗi tháng tuần tra 8 buổi cùng tổ an ninh; vận động 100% hộ ký cam kết "
+    "không có tội phạm.",
+    "general": "Mỗi tháng đọc 1 bài viết về Bác và kể lại tại sinh hoạt chi bộ; "
+    "vận động 3 hộ tham gia phong trào của thôn.",
+}
+
+# -- deadlines ---------------------------------------------------------------------------------
+DEADLINE_MONTHLY = "Hằng tháng"
+DEADLINE_QUARTERLY = "Hằng quý"
+DEADLINE_YEAR = "Trong năm (đến 31/12)"
+DEADLINE_QUARTER = "Quý {roman}"
+DEADLINE_MONTH = "Tháng {month}"
+DEADLINE_DATE = "Trước ngày {date}"
+
+# -- the command menu a platform shows next to the text box (name, description) ---------------
+COMMAND_MENU = (
+    ("start", "Bắt đầu / liên kết tài khoản bằng mã mời"),
+    ("dangky", "Đăng ký hoặc sửa bản đăng ký học tập và làm theo Bác"),
+    ("camket", "Xem bản đăng ký và trạng thái duyệt"),
+    ("chibo", "Bí thư: tình hình chi bộ, duyệt bản đăng ký"),
+    ("trogiup", "Hướng dẫn sử dụng"),
+    ("huy", "Dừng việc đang làm dở"),
+)
+
+# -- the console chat (python -m bot chat) -------------------------------------------------------
+CONSOLE_INTRO = (
+    "Trò chuyện thử trên bàn phím với tư cách: {who}.\n"
+    "Gõ như trên điện thoại; khi có lựa chọn, gõ số thứ tự. "
+    "Gõ :doi <họ và tên> để đổi người, :thoat để thoát."
+)
+CONSOLE_NO_TOKEN = (
+    "Chưa có TELEGRAM_BOT_TOKEN: chưa kết nối Telegram.\n"
+    "Mở trò chuyện thử trên bàn phím với chi bộ mẫu ({unit})."
+)
+CONSOLE_UNKNOWN_MEMBER = "Không có đảng viên nào tên «{name}»."
+CONSOLE_AMBIGUOUS = "Có nhiều người tên «{name}»; thêm --unit để chọn đơn vị."
+CONSOLE_BYE = "Tạm biệt."
+CONSOLE_TO_OTHER = "── tin gửi tới {who} ──"
+
+# -- the command line ----------------------------------------------------------------------------
+CLI_CONFIG_ERROR = "Lỗi cấu hình: {error}"
+CLI_UNIT_NOT_FOUND = "Không có đơn vị «{path}». Kiểm tra lại đường dẫn (các cấp ngăn cách bằng /)."
+CLI_FILE_NOT_FOUND = "Không có tệp {path}"
+CLI_BAD_FORMAT = "Chỉ nhận tệp .xlsx hoặc .csv: {path}"
+CLI_MIGRATED = "Cơ sở dữ liệu đã ở phiên bản mới nhất ({url})."
+CLI_DB_ERROR = "Không kết nối được cơ sở dữ liệu: {error}"
+CLI_THEME_SET = "Đã lưu chuyên đề năm {year} cho {unit}: {title}"
+CLI_BAD_DATE = "Ngày không hợp lệ «{value}» (cần dạng YYYY-MM-DD)."
+CLI_BAD_YEARS = "--until-year phải từ {year} trở đi."
+CLI_BAD_DAYS = "--days phải là số ngày lớn hơn 0."
+CLI_INVITE_UNIT = "{path}"
+CLI_INVITE_JOIN_CODE = "Mã chi bộ (người chưa có mã riêng dùng, bí thư xác nhận): {code} — hết hạn {expires}"
+CLI_INVITE_HEADER = ("Họ và tên", "Mã mời", "Đường dẫn Telegram", "Hết hạn")
+CLI_INVITE_LINKED = "đã liên kết"
+CLI_INVITE_NO_USERNAME = (
+    "(Chưa đặt [telegram] username trong config.toml nên chưa in được đường dẫn; "
+    "đảng viên gửi mã cho bot là được.)"
+)
+CLI_INVITE_NONE = "Đơn vị này chưa có đảng viên nào; hãy nhập danh sách trước (org import)."
+CLI_RUNNING = "lamtheo đang chạy trên Telegram (@{username}, chế độ {mode}). Nhấn Ctrl+C để dừng."

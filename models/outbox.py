@@ -1,0 +1,42 @@
+"""Planning messages into the outbox (the deliveries table), in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.tables import Delivery
+
+
+async def plan(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    kind: str,
+    dedupe_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    member_id: int | None = None,
+) -> bool:
+    """Insert a delivery unless one with the same dedupe key exists. True if it was new."""
+    values = {
+        "channel": channel,
+        "chat_id": chat_id,
+        "member_id": member_id,
+        "kind": kind,
+        "dedupe_key": dedupe_key,
+        "payload": payload,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    result = await session.execute(stmt)
+    return bool(getattr(result, "rowcount", 0))

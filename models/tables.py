@@ -1,0 +1,298 @@
+"""The tables. Timestamps are UTC; schedules are computed in a unit's timezone.
+
+Enumerations are stored as short ASCII strings (not database enums) so a new value needs no
+migration on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names: Alembic needs them to alter tables on SQLite (batch mode).
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on both databases (SQLite drops tzinfo)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime stored; use models.db.utcnow()")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            from datetime import UTC
+
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class OrgUnit(Base):
+    """A node of the party organisation tree. Kinds are data: the tree has no fixed levels."""
+
+    __tablename__ = "org_units"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # chi_bo, dang_bo, ...
+    name: Mapped[str] = mapped_column(String(200))
+    # Materialised path of ids ("/1/5/12/") so a subtree is one indexed LIKE 'prefix%'.
+    path: Mapped[str] = mapped_column(String(400), index=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("parent_id", "name"),)
+
+
+class Member(Base):
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    full_name: Mapped[str] = mapped_column(String(120))
+    # Lower-case, no diacritics: matches "nguyen van an" to "Nguyễn Văn An".
+    name_key: Mapped[str] = mapped_column(String(120))
+    position: Mapped[str] = mapped_column(String(200), default="")  # chức vụ
+    party_role: Mapped[str] = mapped_column(String(16), default="member")  # see texts.PARTY_ROLES
+    category: Mapped[str] = mapped_column(String(16), default="official")  # official | probationary
+    exempt: Mapped[bool] = mapped_column(Boolean, default=False)  # miễn sinh hoạt
+    phone: Mapped[str | None] = mapped_column(String(20))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    unit: Mapped[OrgUnit] = relationship(lazy="joined")
+
+    __table_args__ = (UniqueConstraint("unit_id", "name_key"),)
+
+
+class Role(Base):
+    """A right over a unit: secretary/deputy of a chi bộ, admin of a whole subtree, observer."""
+
+    __tablename__ = "roles"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # secretary | deputy | admin | observer
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("member_id", "unit_id", "role"),)
+
+
+class Identity(Base):
+    """A member's account on one channel (Telegram user, Zalo user, console)."""
+
+    __tablename__ = "identities"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("channel", "user_id"),
+        # One account per member per channel: linking a new phone replaces the old one.
+        UniqueConstraint("member_id", "channel"),
+    )
+
+
+class Invite(Base):
+    """A one-time personal code (member_id set) or a chi bộ join code (member_id empty)."""
+
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+
+class CodeAttempt(Base):
+    """A failed code entry, for the lock-out after repeated wrong codes."""
+
+    __tablename__ = "code_attempts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_code_attempts_chat", "channel", "chat_id", "at"),)
+
+
+class JoinRequest(Base):
+    """Someone without a personal code asks to join a chi bộ; the secretary decides."""
+
+    __tablename__ = "join_requests"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(64))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    full_name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # approved | rejected
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+
+class Theme(Base):
+    """The yearly theme (chuyên đề năm) a unit publishes for its subtree."""
+
+    __tablename__ = "themes"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    until_year: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    link: Mapped[str | None] = mapped_column(String(500))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("unit_id", "year"),)
+
+
+class Pledge(Base):
+    """One version of a member's yearly pledge. A new version supersedes the previous one."""
+
+    __tablename__ = "pledges"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    # submitted (chờ duyệt) | approved | returned | superseded
+    status: Mapped[str] = mapped_column(String(16))
+    theme_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id"))
+    study: Mapped[list[Any]]  # nội dung học tập: list of strings
+    shortcomings: Mapped[list[Any]]  # hạn chế cần khắc phục: list of strings
+    comment: Mapped[str | None] = mapped_column(Text)  # the secretary's, when returned
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    submitted_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+    items: Mapped[list[PledgeItem]] = relationship(
+        order_by="PledgeItem.position", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (UniqueConstraint("member_id", "year", "version"),)
+
+
+class PledgeItem(Base):
+    """A việc làm cụ thể: the action, its measurable result and its deadline."""
+
+    __tablename__ = "pledge_items"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledges.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(Text)
+    result: Mapped[str] = mapped_column(Text)
+    deadline: Mapped[str] = mapped_column(String(16))  # see handlers/deadlines.py
+    breakthrough: Mapped[bool] = mapped_column(Boolean, default=False)  # nội dung đột phá
+    kept_vague: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Conversation(Base):
+    """Where a person is in a flow, and their draft. Written with the step's effect."""
+
+    __tablename__ = "conversations"
+    # "m:<member id>" for members (so a flow survives a channel switch), else "c:<channel>:<chat>".
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    flow: Mapped[str | None] = mapped_column(String(32))
+    step: Mapped[str | None] = mapped_column(String(32))
+    # Increments with every prompt: a button carries it, so an older button is recognised.
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The choices last shown, so "2" or "duyet" typed on any channel means that choice.
+    menu: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime]
+
+
+class InboxUpdate(Base):
+    """An incoming platform update, stored before it is acknowledged."""
+
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    update_key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="pending")  # done | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("channel", "update_key"),
+        Index("ix_inbox_pending", "status", "id"),
+    )
+
+
+class Delivery(Base):
+    """The outbox: every message the bot sends, planned in the transaction that caused it."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # reply | ack | notice | ...
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # pending | sent | failed | unreachable
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at", "id"),)
+
+
+class AuditLog(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime]
+    actor_member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    actor: Mapped[str] = mapped_column(String(64))  # "member", "cli", "system"
+    action: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
