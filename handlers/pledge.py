@@ -215,6 +215,8 @@ async def _prompt_study(ctx: Ctx) -> None:
     ]
     options.append((texts.BTN_CONTINUE, "done"))
     text = _header(ctx) + await _theme_block(ctx) + "\n\n" + texts.STUDY_ASK
+    if ctx.data["study"]:
+        text += "\n\n" + texts.STUDY_CHOSEN + "\n" + "\n".join(f"• {esc(s)}" for s in ctx.data["study"])
     ctx.ask(text, options)
 
 

@@ -14,6 +14,8 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models import roster
+from models.orgs import ensure_unit, find_unit, full_name
 from models.roster import ImportReport, RosterError, import_roster, read_roster
 from models.tables import Member, OrgUnit, Role
 
@@ -91,6 +93,14 @@ async def counts(sessions: Sessions) -> tuple[int, int, int]:
         )
 
 
+@pytest.fixture(params=["ensure_unit", "bulk"])
+def unit_creation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test through both ways of creating units: one by one, and in bulk (large files)."""
+    if request.param == "bulk":
+        monkeypatch.setattr(roster, "UNITS_IN_BULK", 0)
+    return str(request.param)
+
+
 EXPECTED_ROLES = {
     ("Chi bộ thôn 2", "Trần Văn Thắng", "secretary"),
     ("Chi bộ thôn 2", "Nguyễn Văn Hùng", "deputy"),
@@ -103,7 +113,7 @@ EXPECTED_ROLES = {
 # The example files
 
 
-async def test_example_csv_imports(sessions: Sessions) -> None:
+async def test_example_csv_imports(sessions: Sessions, unit_creation: str) -> None:
     report = await run_import(sessions, EXAMPLES / "roster.csv")
     assert report.errors == []
     assert report.units_created == [ROOT, THON, TRUONG]
@@ -462,7 +472,9 @@ async def test_members_absent_from_the_file_are_left_alone(
     assert await snapshot(sessions) == before
 
 
-async def test_new_unit_under_existing_root(sessions: Sessions, tmp_path: Path) -> None:
+async def test_new_unit_under_existing_root(
+    sessions: Sessions, tmp_path: Path, unit_creation: str
+) -> None:
     await run_import(sessions, EXAMPLES / "roster.csv", T0)
     rows = [
         [f"{ROOT}/Chi bộ thôn 5/Tổ đảng xóm Đông", "Phan Văn Lực", "", "Đảng viên", "", "", ""],
@@ -483,6 +495,28 @@ async def test_new_unit_under_existing_root(sessions: Sessions, tmp_path: Path) 
         root = await s.scalar(select(OrgUnit).where(OrgUnit.name == ROOT))
         assert parent is not None and root is not None
         assert to.path == f"{parent.path}{to.id}/" and parent.parent_id == root.id
+
+
+async def test_bulk_created_units_match_ensure_unit(
+    sessions: Sessions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(roster, "UNITS_IN_BULK", 0)
+    await run_import(sessions, EXAMPLES / "roster.csv")
+    async with sessions() as s, s.begin():
+        reference = await ensure_unit(s, f"{ROOT}/Chi bộ thôn 9", T0)
+        bulk = await find_unit(s, THON)
+        root = await find_unit(s, ROOT)
+        assert bulk is not None and root is not None
+        assert await full_name(s, bulk) == THON
+        assert (root.path, root.parent_id) == (f"/{root.id}/", None)
+        assert bulk.path == f"/{root.id}/{bulk.id}/"
+        assert reference.parent_id == bulk.parent_id
+
+        def columns(unit: OrgUnit) -> dict[str, Any]:
+            skip = {"id", "name", "path"}
+            return {c.key: getattr(unit, c.key) for c in OrgUnit.__table__.c if c.key not in skip}
+
+        assert columns(bulk) == columns(reference)
 
 
 def test_xlsx_cells_and_blank_rows(tmp_path: Path) -> None:

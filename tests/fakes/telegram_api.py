@@ -274,7 +274,9 @@ class FakeTelegramAPI:
         return self
 
     async def stop(self) -> None:
+        pushes = list(self._push_tasks)
         self._cancel_pushes()
+        await asyncio.gather(*pushes, return_exceptions=True)
         self._wake_pollers()
         if self._session is not None:
             await self._session.close()
@@ -538,7 +540,7 @@ class FakeTelegramAPI:
                     await asyncio.sleep(self.webhook_retry_delay)
 
     def _cancel_pushes(self) -> None:
-        for task in getattr(self, "_push_tasks", set()):
+        for task in self._push_tasks:
             task.cancel()
 
     def _wake_pollers(self) -> None:
