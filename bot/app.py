@@ -63,7 +63,9 @@ class App:
     async def _start_web(self) -> None:
         app = web.Application(client_max_size=1024 * 1024)
         if self.telegram is not None:
-            app.router.add_post("/telegram", self.telegram.webhook_handler(self.store, self.inbox.kick))
+            app.router.add_post(
+                "/telegram", self.telegram.webhook_handler(self.store, self.inbox.kick)
+            )
         app.router.add_get("/health", _health)
         self._runner = web.AppRunner(app)
         await self._runner.setup()

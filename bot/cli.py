@@ -80,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
 
     inv = sub.add_parser("invite", help="mã mời").add_subparsers(metavar="VIỆC")
     lst = inv.add_parser("list", help="in mã mời và đường dẫn cho từng đảng viên")
-    lst.add_argument("--unit", required=True, help="đường dẫn đơn vị, ví dụ «Đảng bộ xã A/Chi bộ 1»")
+    lst.add_argument(
+        "--unit", required=True, help="đường dẫn đơn vị, ví dụ «Đảng bộ xã A/Chi bộ 1»"
+    )
     lst.add_argument("--reissue", action="store_true", help="hủy mã cũ chưa dùng, cấp mã mới")
     lst.add_argument("--days", type=int, help="số ngày hiệu lực (mặc định theo config.toml)")
     lst.add_argument("--format", choices=("text", "csv"), default="text")
@@ -149,7 +151,8 @@ async def _demo_console(config: Config) -> None:
             raise UserError(_render_roster_errors(report.errors))
         member = (
             await session.scalars(
-                select(Member).where(Member.party_role == "member", Member.exempt.is_(False))
+                select(Member)
+                .where(Member.party_role == "member", Member.exempt.is_(False))
                 .order_by(Member.id)
             )
         ).first()
@@ -221,12 +224,11 @@ async def _org_import(config: Config, path: Path) -> None:
 
     engine = create_engine(config.database_url)
     try:
-        async with session_factory(engine)() as session:
-            async with session.begin():
-                report = await import_roster(session, path, utcnow())
-                if report.errors:
-                    await session.rollback()
-                    raise UserError(_render_roster_errors(report.errors))
+        async with session_factory(engine)() as session, session.begin():
+            report = await import_roster(session, path, utcnow())
+            if report.errors:
+                await session.rollback()
+                raise UserError(_render_roster_errors(report.errors))
         print(
             texts.ROSTER_DONE.format(
                 added=report.added,
@@ -304,7 +306,11 @@ async def _invite_list(config: Config, path: str, reissue: bool, days: int, fmt:
                     writer.writerows([unit_name, *r] for r in rows)
                     continue
                 print(texts.CLI_INVITE_UNIT.format(path=unit_name))
-                print(texts.CLI_INVITE_JOIN_CODE.format(code=join.code, expires=_day(join.expires_at, tz)))
+                print(
+                    texts.CLI_INVITE_JOIN_CODE.format(
+                        code=join.code, expires=_day(join.expires_at, tz)
+                    )
+                )
                 _print_table([list(texts.CLI_INVITE_HEADER), *rows])
                 print()
             if not printed:
@@ -365,9 +371,19 @@ async def _theme_set(config: Config, args: argparse.Namespace, deadline: date | 
                 link=args.link,
                 deadline=deadline,
             )
-            audit.record(session, action="theme_set", now=now, actor="cli", theme=theme.id,
-                         unit=unit.id, year=args.year)
-            print(texts.CLI_THEME_SET.format(year=args.year, unit=await full_name(session, unit),
-                                             title=theme.title))
+            audit.record(
+                session,
+                action="theme_set",
+                now=now,
+                actor="cli",
+                theme=theme.id,
+                unit=unit.id,
+                year=args.year,
+            )
+            print(
+                texts.CLI_THEME_SET.format(
+                    year=args.year, unit=await full_name(session, unit), title=theme.title
+                )
+            )
     finally:
         await engine.dispose()

@@ -94,15 +94,19 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
 
     mode = r.get("telegram", "mode", str, "polling")
     if mode not in ("polling", "webhook"):
-        raise ConfigError(f"{chosen.name}: [telegram] mode phải là \"polling\" hoặc \"webhook\" (đang là {mode!r})")
+        raise ConfigError(
+            f'{chosen.name}: [telegram] mode phải là "polling" hoặc "webhook" (đang là {mode!r})'
+        )
     webhook_url = r.get("telegram", "webhook_url", str, "")
     token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
     secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
     if token and mode == "webhook":
         if not webhook_url:
-            raise ConfigError(f"{chosen.name}: [telegram] webhook_url cần có khi mode = \"webhook\"")
+            raise ConfigError(f'{chosen.name}: [telegram] webhook_url cần có khi mode = "webhook"')
         if not secret or len(secret) < 8:
-            raise ConfigError("TELEGRAM_WEBHOOK_SECRET cần có (ít nhất 8 ký tự) khi mode = \"webhook\"")
+            raise ConfigError(
+                'TELEGRAM_WEBHOOK_SECRET cần có (ít nhất 8 ký tự) khi mode = "webhook"'
+            )
     telegram = TelegramConfig(
         token=token,
         mode=mode,
@@ -121,7 +125,9 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         raise ConfigError(f"{chosen.name}: [org] timezone không có: {timezone!r}") from None
     month = r.get("pledge", "next_year_from_month", int, 12)
     if not 1 <= month <= 13:
-        raise ConfigError(f"{chosen.name}: [pledge] next_year_from_month phải từ 1 đến 13 (13: không bao giờ)")
+        raise ConfigError(
+            f"{chosen.name}: [pledge] next_year_from_month phải từ 1 đến 13 (13: không bao giờ)"
+        )
     settings = Settings(
         timezone=timezone,
         invite_days=r.positive("invites", "valid_days", 30),

@@ -51,8 +51,15 @@ class ConsoleChat:
                 return False
             member = found[0]
             chat = f"member-{member.id}"
-            await link_identity(session, member, channel=NAME, user_id=chat, chat_id=chat,
-                                display_name=member.full_name, now=utcnow())
+            await link_identity(
+                session,
+                member,
+                channel=NAME,
+                user_id=chat,
+                chat_id=chat,
+                display_name=member.full_name,
+                now=utcnow(),
+            )
         self._switch(chat, f"{member.full_name} ({member.unit.name})")
         await self.say("/start")
         return True

@@ -7,6 +7,7 @@ arrival order, one at a time, so each chat sees its own updates in order.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -71,10 +72,8 @@ class InboxWorker:
         while True:
             self._wake.clear()
             if await self.drain() == 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
 
     async def drain(self, batch: int = 100) -> int:
         """Process what is pending now; returns how many updates were handled."""

@@ -7,6 +7,7 @@ until that row is sent or given up, so a conversation never arrives out of order
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -23,7 +24,7 @@ MAX_ATTEMPTS = 8
 
 
 def backoff(attempts: int) -> float:
-    return float(min(2 ** attempts, 600))
+    return float(min(2**attempts, 600))
 
 
 class DeliveryWorker:
@@ -47,10 +48,8 @@ class DeliveryWorker:
         while True:
             self._wake.clear()
             if await self.drain() == 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
-                except TimeoutError:
-                    pass
 
     async def drain(self, batch: int = 500) -> int:
         """Send what is due now on the channels this process runs; returns rows attempted."""

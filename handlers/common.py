@@ -24,7 +24,7 @@ def pledge_year(ctx: Ctx, unit: OrgUnit | None = None) -> int:
 
 
 def unit_label(unit: OrgUnit) -> str:
-    """"Chi bộ thôn 2" as the member knows it (the last path element)."""
+    """ "Chi bộ thôn 2" as the member knows it (the last path element)."""
     return unit.name
 
 

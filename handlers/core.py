@@ -12,8 +12,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Importing the flows registers their commands, steps and actions with the engine.
-from handlers import help, onboarding, pledge, secretary  # noqa: F401
-from handlers import texts
+from handlers import help, onboarding, pledge, secretary, texts  # noqa: F401
 from handlers.engine import Ctx, conversation_key, dispatch, load_conversation
 from handlers.messages import Incoming, Reply
 from handlers.settings import Settings
@@ -39,8 +38,13 @@ async def process(
     planned = 0
     if inc.ack_ref is not None:
         await outbox.plan(
-            session, channel=inc.channel, chat_id=inc.chat_id, kind="ack",
-            dedupe_key=f"in:{update_id}:ack", payload={"ack_ref": inc.ack_ref}, now=now,
+            session,
+            channel=inc.channel,
+            chat_id=inc.chat_id,
+            kind="ack",
+            dedupe_key=f"in:{update_id}:ack",
+            payload={"ack_ref": inc.ack_ref},
+            now=now,
         )
         planned += 1
     for n, out in enumerate(ctx.out):
@@ -73,15 +77,22 @@ async def plan_error_reply(
 ) -> None:
     """One polite reply when handling failed; the update itself is marked failed by the caller."""
     await outbox.plan(
-        session, channel=inc.channel, chat_id=inc.chat_id, kind="error",
-        dedupe_key=f"in:{update_id}:error", payload=Reply(texts.ERROR).to_payload(), now=now,
+        session,
+        channel=inc.channel,
+        chat_id=inc.chat_id,
+        kind="error",
+        dedupe_key=f"in:{update_id}:error",
+        payload=Reply(texts.ERROR).to_payload(),
+        now=now,
     )
 
 
 async def _follow_chat(session: AsyncSession, member_id: int, inc: Incoming) -> None:
     """Keep the chat id current (a user's chat id can change, e.g. a migrated account)."""
     identity = await identity_for(session, member_id)
-    if isinstance(identity, Identity) and identity.channel == inc.channel and (
-        identity.user_id == inc.user_id and identity.chat_id != inc.chat_id
+    if (
+        isinstance(identity, Identity)
+        and identity.channel == inc.channel
+        and (identity.user_id == inc.user_id and identity.chat_id != inc.chat_id)
     ):
         identity.chat_id = inc.chat_id

@@ -163,7 +163,9 @@ def flow(f: Flow) -> Flow:
 def command(
     name: str, *, needs_member: bool = True, keeps_flow: bool = False
 ) -> Callable[[Callable[[Ctx, str], Awaitable[None]]], Callable[[Ctx, str], Awaitable[None]]]:
-    def register(fn: Callable[[Ctx, str], Awaitable[None]]) -> Callable[[Ctx, str], Awaitable[None]]:
+    def register(
+        fn: Callable[[Ctx, str], Awaitable[None]],
+    ) -> Callable[[Ctx, str], Awaitable[None]]:
         COMMANDS[name] = Command(name, fn, needs_member, keeps_flow)
         return fn
 
@@ -173,7 +175,9 @@ def command(
 def action(
     prefix: str,
 ) -> Callable[[Callable[[Ctx, str], Awaitable[None]]], Callable[[Ctx, str], Awaitable[None]]]:
-    def register(fn: Callable[[Ctx, str], Awaitable[None]]) -> Callable[[Ctx, str], Awaitable[None]]:
+    def register(
+        fn: Callable[[Ctx, str], Awaitable[None]],
+    ) -> Callable[[Ctx, str], Awaitable[None]]:
         ACTIONS[prefix] = fn
         return fn
 
@@ -196,7 +200,7 @@ def conversation_key(inc: Incoming, member: Member | None) -> str:
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
-    """"/DangKy@lamtheo_bot  x" -> ("dangky", "x"); bare known words count too ("huy")."""
+    """ "/DangKy@lamtheo_bot  x" -> ("dangky", "x"); bare known words count too ("huy")."""
     if text.startswith("/"):
         head, _, args = text[1:].partition(" ")
         name = fold(head.split("@", 1)[0]).replace(" ", "")
@@ -212,7 +216,7 @@ BARE_COMMANDS = {"huy", "trogiup", "dangky", "camket"}
 
 
 def match_menu(conv: Conversation, text: str) -> str | None:
-    """The choice a typed answer means: its number in the list, or its label, diacritics optional."""
+    """The choice a typed answer means: its number, or its label with diacritics optional."""
     if not conv.menu:
         return None
     stripped = text.strip().rstrip(".)")

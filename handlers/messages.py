@@ -28,7 +28,7 @@ class Incoming:
 
 @dataclass(frozen=True)
 class Choice:
-    label: str
+    label: str  # plain text (button labels are not formatted on any platform)
     data: str
 
 

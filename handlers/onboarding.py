@@ -244,8 +244,13 @@ async def _decide_join(ctx: Ctx, args: str, *, accept: bool) -> None:
     if ctx.member is None or not await has_role(
         ctx.session, ctx.member.id, unit, ("secretary", "deputy")
     ):
-        audit.record(ctx.session, action="refused:join_decide", now=ctx.now,
-                     member_id=ctx.member.id if ctx.member else None, request=request.id)
+        audit.record(
+            ctx.session,
+            action="refused:join_decide",
+            now=ctx.now,
+            member_id=ctx.member.id if ctx.member else None,
+            request=request.id,
+        )
         ctx.reply(texts.NOT_ALLOWED)
         return
     if request.status != "pending":
@@ -262,8 +267,13 @@ async def _decide_join(ctx: Ctx, args: str, *, accept: bool) -> None:
         return
     if not accept:
         request.status, request.decided_at, request.decided_by = "rejected", ctx.now, ctx.member.id
-        audit.record(ctx.session, action="join_reject", now=ctx.now, member_id=ctx.member.id,
-                     request=request.id)
+        audit.record(
+            ctx.session,
+            action="join_reject",
+            now=ctx.now,
+            member_id=ctx.member.id,
+            request=request.id,
+        )
         ctx.reply(fmt(texts.JOIN_REJECTED_TO_SECRETARY, name=request.full_name))
         ctx.send_to_chat(request.channel, request.chat_id, Reply(texts.JOIN_REJECTED))
         return
@@ -300,8 +310,14 @@ async def _decide_join(ctx: Ctx, args: str, *, accept: bool) -> None:
     )
     request.status, request.member_id = "approved", member.id
     request.decided_at, request.decided_by = ctx.now, ctx.member.id
-    audit.record(ctx.session, action="join_accept", now=ctx.now, member_id=ctx.member.id,
-                 request=request.id, joined=member.id)
+    audit.record(
+        ctx.session,
+        action="join_accept",
+        now=ctx.now,
+        member_id=ctx.member.id,
+        request=request.id,
+        joined=member.id,
+    )
     ctx.reply(fmt(texts.JOIN_APPROVED_TO_SECRETARY, name=member.full_name))
     from handlers.common import pledge_year
 

@@ -93,7 +93,9 @@ def render_pledge(
     status: str | None = None,
     comment: str | None = None,
 ) -> Html:
-    lines = [fmt(texts.PLEDGE_HEADER, year=year, name=member.full_name, unit=member.unit.name)]
+    lines: list[str] = [
+        fmt(texts.PLEDGE_HEADER, year=year, name=member.full_name, unit=member.unit.name)
+    ]
     if version is not None and status is not None:
         lines.append(texts.PLEDGE_VERSION.format(version=version, status=texts.STATUS[status]))
     lines += ["", texts.PLEDGE_STUDY]
@@ -199,7 +201,7 @@ async def _theme_block(ctx: Ctx) -> str:
     theme = await ctx.session.get(Theme, theme_id) if theme_id else None
     if theme is None:
         return texts.THEME_NONE.format(year=year)
-    block = fmt(texts.THEME_INTRO, year=year, title=theme.title)
+    block: str = fmt(texts.THEME_INTRO, year=year, title=theme.title)
     if theme.summary:
         block += fmt(texts.THEME_SUMMARY, summary=theme.summary)
     if theme.link:
@@ -216,7 +218,8 @@ async def _prompt_study(ctx: Ctx) -> None:
     options.append((texts.BTN_CONTINUE, "done"))
     text = _header(ctx) + await _theme_block(ctx) + "\n\n" + texts.STUDY_ASK
     if ctx.data["study"]:
-        text += "\n\n" + texts.STUDY_CHOSEN + "\n" + "\n".join(f"• {esc(s)}" for s in ctx.data["study"])
+        chosen_lines = "\n".join(f"• {esc(s)}" for s in ctx.data["study"])
+        text += f"\n\n{texts.STUDY_CHOSEN}\n{chosen_lines}"
     ctx.ask(text, options)
 
 
@@ -352,9 +355,7 @@ async def _answer_item_vague(ctx: Ctx, answer: Answer) -> None:
 
 
 async def _prompt_item_deadline(ctx: Ctx) -> None:
-    text = _header(ctx) + texts.ITEM_ASK_DEADLINE.format(
-        n=_item_number(ctx), year=ctx.data["year"]
-    )
+    text = _header(ctx) + texts.ITEM_ASK_DEADLINE.format(n=_item_number(ctx), year=ctx.data["year"])
     ctx.ask(text, deadlines.button_options(), row_width=2)
 
 
@@ -373,7 +374,8 @@ async def _answer_item_deadline(ctx: Ctx, answer: Answer) -> None:
             await ctx.goto("item_deadline")
             return
         if day < local_now(ctx, _member(ctx).unit).date():
-            ctx.reply(texts.DEADLINE_PAST.format(date=f"{day.day}/{day.month}/{day.year}", year=year))
+            shown = f"{day.day}/{day.month}/{day.year}"
+            ctx.reply(texts.DEADLINE_PAST.format(date=shown, year=year))
             await ctx.goto("item_deadline")
             return
     cur = ctx.data["cur"]
@@ -431,7 +433,7 @@ def _short(text: str, limit: int = 40) -> str:
 
 async def _prompt_breakthrough(ctx: Ctx) -> None:
     options = [
-        (fmt(texts.EDIT_ITEM_LABEL, n=n, action=_short(item["action"])), f"b{n}")
+        (texts.EDIT_ITEM_LABEL.format(n=n, action=_short(item["action"])), f"b{n}")
         for n, item in enumerate(ctx.data["items"], start=1)
     ]
     options.append((texts.BTN_NO_BREAKTHROUGH, "none"))
@@ -491,7 +493,7 @@ async def _answer_review(ctx: Ctx, answer: Answer) -> None:
 async def _prompt_items_pick(ctx: Ctx) -> None:
     items = ctx.data["items"]
     options = [
-        (fmt(texts.EDIT_ITEM_LABEL, n=n, action=_short(item["action"])), f"e{n - 1}")
+        (texts.EDIT_ITEM_LABEL.format(n=n, action=_short(item["action"])), f"e{n - 1}")
         for n, item in enumerate(items, start=1)
     ]
     if len(items) < MAX_ITEMS:
@@ -553,8 +555,14 @@ async def _submit(ctx: Ctx) -> None:
         items=[store.DraftItem.from_dict(i) for i in d["items"]],
         now=ctx.now,
     )
-    audit.record(ctx.session, action="pledge_submit", now=ctx.now, member_id=member.id,
-                 pledge=pledge.id, version=pledge.version)
+    audit.record(
+        ctx.session,
+        action="pledge_submit",
+        now=ctx.now,
+        member_id=member.id,
+        pledge=pledge.id,
+        version=pledge.version,
+    )
     reached = await _ask_approval(ctx, member, pledge)
     text = texts.SUBMITTED.format(year=pledge.year, version=pledge.version)
     ctx.end_flow()
@@ -563,7 +571,10 @@ async def _submit(ctx: Ctx) -> None:
 
 def approval_reply(member: Member, pledge: Pledge) -> Reply:
     text = texts.APPROVAL_REQUEST.format(pledge=render_stored(member, pledge))
-    buttons = [Choice(texts.BTN_APPROVE, f"!pa:{pledge.id}"), Choice(texts.BTN_RETURN, f"!pr:{pledge.id}")]
+    buttons = [
+        Choice(texts.BTN_APPROVE, f"!pa:{pledge.id}"),
+        Choice(texts.BTN_RETURN, f"!pr:{pledge.id}"),
+    ]
     return Reply(text, buttons, row_width=2)
 
 
@@ -589,7 +600,7 @@ async def camket(ctx: Ctx, args: str) -> None:
     if pledge is None:
         ctx.reply(texts.CAMKET_NONE.format(year=year))
         return
-    lines = [render_stored(member, pledge)]
+    lines: list[str] = [render_stored(member, pledge)]
     if pledge.status == store.RETURNED:
         lines.append(texts.CAMKET_RETURNED_HINT)
     elif pledge.status == store.PENDING:
@@ -620,8 +631,13 @@ async def _pledge_for_decision(ctx: Ctx, args: str) -> tuple[Pledge, Member] | N
         and await has_role(ctx.session, actor.id, unit, ("secretary", "deputy"))
     )
     if not allowed:
-        audit.record(ctx.session, action="refused:pledge_decide", now=ctx.now,
-                     member_id=actor.id if actor else None, pledge=pledge.id)
+        audit.record(
+            ctx.session,
+            action="refused:pledge_decide",
+            now=ctx.now,
+            member_id=actor.id if actor else None,
+            pledge=pledge.id,
+        )
         ctx.reply(texts.NOT_ALLOWED)
         return None
     if pledge.status != store.PENDING:
@@ -638,13 +654,20 @@ async def approve(ctx: Ctx, args: str) -> None:
     pledge, author = found
     assert ctx.member is not None
     await store.decide(ctx.session, pledge, approve=True, by=ctx.member, now=ctx.now)
-    audit.record(ctx.session, action="pledge_approve", now=ctx.now, member_id=ctx.member.id,
-                 pledge=pledge.id)
+    audit.record(
+        ctx.session, action="pledge_approve", now=ctx.now, member_id=ctx.member.id, pledge=pledge.id
+    )
     ctx.reply(fmt(texts.APPROVED_TO_SECRETARY, year=pledge.year, name=author.full_name))
     await ctx.notify(
         author.id,
-        Reply(fmt(texts.APPROVED_TO_MEMBER, year=pledge.year, version=pledge.version,
-                  by=ctx.member.full_name)),
+        Reply(
+            fmt(
+                texts.APPROVED_TO_MEMBER,
+                year=pledge.year,
+                version=pledge.version,
+                by=ctx.member.full_name,
+            )
+        ),
     )
 
 
@@ -683,8 +706,9 @@ async def _answer_comment(ctx: Ctx, answer: Answer) -> None:
     await store.decide(
         ctx.session, pledge, approve=False, by=ctx.member, now=ctx.now, comment=answer.text
     )
-    audit.record(ctx.session, action="pledge_return", now=ctx.now, member_id=ctx.member.id,
-                 pledge=pledge.id)
+    audit.record(
+        ctx.session, action="pledge_return", now=ctx.now, member_id=ctx.member.id, pledge=pledge.id
+    )
     ctx.reply(fmt(texts.RETURNED_TO_SECRETARY, name=author.full_name))
     await ctx.notify(
         author.id,

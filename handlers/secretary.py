@@ -39,7 +39,8 @@ async def _overview(ctx: Ctx, unit: OrgUnit) -> None:
     year = pledge_year(ctx, unit)
     members = list(
         await s.scalars(
-            select(Member).where(Member.unit_id == unit.id, Member.active.is_(True))
+            select(Member)
+            .where(Member.unit_id == unit.id, Member.active.is_(True))
             .order_by(Member.full_name)
         )
     )
@@ -54,9 +55,9 @@ async def _overview(ctx: Ctx, unit: OrgUnit) -> None:
     )
     latest = list(
         await s.scalars(
-            select(Pledge).join(
-                newest, (Pledge.member_id == newest.c.member_id) & (Pledge.version == newest.c.v)
-            ).where(Pledge.year == year)
+            select(Pledge)
+            .join(newest, (Pledge.member_id == newest.c.member_id) & (Pledge.version == newest.c.v))
+            .where(Pledge.year == year)
         )
     )
     approved_ids = set(
@@ -88,7 +89,8 @@ async def _overview(ctx: Ctx, unit: OrgUnit) -> None:
         lines.append(fmt(texts.CHIBO_NOT_REGISTERED, names=shown))
     names = {m.id: m.full_name for m in members}
     choices = [
-        Choice(fmt(texts.BTN_VIEW_PLEDGE, name=names[p.member_id]), f"!pv:{p.id}") for p in pending
+        Choice(texts.BTN_VIEW_PLEDGE.format(name=names[p.member_id]), f"!pv:{p.id}")
+        for p in pending
     ]
     lines.append(texts.CHIBO_PENDING if pending else texts.CHIBO_NONE_PENDING)
     joins = list(
@@ -100,7 +102,9 @@ async def _overview(ctx: Ctx, unit: OrgUnit) -> None:
     )
     if joins:
         lines.append(texts.CHIBO_JOINS.format(n=len(joins)))
-        choices += [Choice(fmt(texts.BTN_VIEW_JOIN, name=j.full_name), f"!jv:{j.id}") for j in joins]
+        choices += [
+            Choice(texts.BTN_VIEW_JOIN.format(name=j.full_name), f"!jv:{j.id}") for j in joins
+        ]
     ctx.reply("\n".join(lines), choices)
 
 

@@ -7,9 +7,7 @@ channels without formatting strip it. Formal register throughout: "đồng chí"
 
 # -- general ---------------------------------------------------------------------------------
 EMPTY_MESSAGE = "Tin nhắn trống. Đồng chí gõ /trogiup để xem các việc có thể làm."
-NOT_UNDERSTOOD = (
-    "Xin lỗi, tôi chưa hiểu ý đồng chí. Gõ /trogiup để xem các việc có thể làm."
-)
+NOT_UNDERSTOOD = "Xin lỗi, tôi chưa hiểu ý đồng chí. Gõ /trogiup để xem các việc có thể làm."
 UNKNOWN_COMMAND = "Không có lệnh này. Gõ /trogiup để xem các lệnh."
 NOT_LINKED = (
     "Tài khoản này chưa được liên kết với danh sách đảng viên. "
@@ -38,9 +36,7 @@ NOT_A_CODE = (
     "Chưa có mã thì xin liên hệ bí thư chi bộ."
 )
 CODE_UNKNOWN = "Mã <b>{code}</b> không đúng. Xin đồng chí kiểm tra lại từng ký tự."
-CODE_EXPIRED = (
-    "Mã <b>{code}</b> đã hết hạn. Xin đồng chí liên hệ bí thư chi bộ để được cấp mã mới."
-)
+CODE_EXPIRED = "Mã <b>{code}</b> đã hết hạn. Xin đồng chí liên hệ bí thư chi bộ để được cấp mã mới."
 CODE_USED = (
     "Mã <b>{code}</b> đã được dùng. Nếu đó không phải đồng chí, "
     "xin báo ngay cho bí thư chi bộ để được cấp mã mới."
@@ -149,10 +145,7 @@ SHORTCOMINGS_SO_FAR = "Đã ghi:"
 BTN_DONE = "Xong ✔"
 
 ITEMS_TITLE = "Việc làm cụ thể"
-ITEM_ASK_ACTION = (
-    "<b>Việc làm {n}</b> (tối đa 5): đồng chí sẽ làm gì?\n"
-    "Ví dụ: <i>{example}</i>"
-)
+ITEM_ASK_ACTION = "<b>Việc làm {n}</b> (tối đa 5): đồng chí sẽ làm gì?\nVí dụ: <i>{example}</i>"
 ITEM_ASK_RESULT = (
     "Việc làm {n}: <i>{action}</i>\n"
     "Kết quả <b>đo được</b> là gì? (số lượng, tỉ lệ, số lần…)\n"
@@ -174,8 +167,7 @@ ITEM_ASK_DEADLINE = (
     "<i>30/9/{year}</i>)."
 )
 DEADLINE_BAD = (
-    "Chưa hiểu thời hạn «{text}». Xin gõ như: tháng 6, quý 3, 30/9, 30/9/{year} "
-    "hoặc hằng tháng."
+    "Chưa hiểu thời hạn «{text}». Xin gõ như: tháng 6, quý 3, 30/9, 30/9/{year} hoặc hằng tháng."
 )
 DEADLINE_OTHER_YEAR = "Bản đăng ký này là của năm {year}; xin chọn thời hạn trong năm {year}."
 DEADLINE_PAST = "Ngày {date} đã qua. Xin chọn một thời hạn trong năm {year}."
@@ -237,10 +229,10 @@ PLEDGE_ITEMS = "<b>3. Việc làm cụ thể</b>"
 PLEDGE_ITEM = "{n}. {action}\n   Kết quả: {result}\n   Thời hạn: {deadline}"
 PLEDGE_ITEM_BREAKTHROUGH = " <b>(nội dung đột phá)</b>"
 PLEDGE_COMMENT = "<b>Nhận xét của bí thư:</b> {comment}"
-PLEDGE_IN_FORCE = "<i>Phiên bản {version} (đã duyệt) vẫn có hiệu lực cho đến khi phiên bản mới được duyệt.</i>"
-CAMKET_NONE = (
-    "Đồng chí chưa có bản đăng ký năm {year}. Gõ /dangky để đăng ký."
+PLEDGE_IN_FORCE = (
+    "<i>Phiên bản {version} (đã duyệt) vẫn có hiệu lực cho đến khi phiên bản mới được duyệt.</i>"
 )
+CAMKET_NONE = "Đồng chí chưa có bản đăng ký năm {year}. Gõ /dangky để đăng ký."
 CAMKET_EDIT_HINT = "Gõ /dangky để sửa (sẽ tạo phiên bản mới, cần duyệt lại)."
 CAMKET_RETURNED_HINT = "Bản đăng ký bị trả lại. Gõ /dangky để sửa và gửi lại."
 
@@ -368,7 +360,9 @@ CLI_BAD_DATE = "Ngày không hợp lệ «{value}» (cần dạng YYYY-MM-DD)."
 CLI_BAD_YEARS = "--until-year phải từ {year} trở đi."
 CLI_BAD_DAYS = "--days phải là số ngày lớn hơn 0."
 CLI_INVITE_UNIT = "{path}"
-CLI_INVITE_JOIN_CODE = "Mã chi bộ (người chưa có mã riêng dùng, bí thư xác nhận): {code} — hết hạn {expires}"
+CLI_INVITE_JOIN_CODE = (
+    "Mã chi bộ (người chưa có mã riêng dùng, bí thư xác nhận): {code} — hết hạn {expires}"
+)
 CLI_INVITE_HEADER = ("Họ và tên", "Mã mời", "Đường dẫn Telegram", "Hết hạn")
 CLI_INVITE_LINKED = "đã liên kết"
 CLI_INVITE_NO_USERNAME = (

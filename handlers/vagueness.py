@@ -32,10 +32,28 @@ _MEASURE = re.compile(
 )
 
 _KINDS = (
-    ("teacher", ("giao vien", "hieu truong", "giang vien", "tong phu trach", "co giao", "thay giao")),
+    (
+        "teacher",
+        ("giao vien", "hieu truong", "giang vien", "tong phu trach", "co giao", "thay giao"),
+    ),
     ("security", ("cong an", "dan quan", "bao ve", "an ninh")),
-    ("officer", ("can bo", "cong chuc", "chu tich", "van phong", "dia chinh", "ke toan",
-                 "truong thon", "pho thon", "uy ban", "chuyen vien", "thu ky", "hoi truong")),
+    (
+        "officer",
+        (
+            "can bo",
+            "cong chuc",
+            "chu tich",
+            "van phong",
+            "dia chinh",
+            "ke toan",
+            "truong thon",
+            "pho thon",
+            "uy ban",
+            "chuyen vien",
+            "thu ky",
+            "hoi truong",
+        ),
+    ),
     ("retiree", ("huu tri", "nghi huu", "cuu chien binh", "huu")),
     ("farmer", ("nong dan", "lam ruong", "chan nuoi", "trong trot", "lam vuon")),
     ("worker", ("cong nhan", "ky thuat", "tho", "lao dong")),

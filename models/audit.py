@@ -19,4 +19,6 @@ def record(
     actor: str = "member",
     **detail: Any,
 ) -> None:
-    session.add(AuditLog(at=now, actor_member_id=member_id, actor=actor, action=action, detail=detail))
+    session.add(
+        AuditLog(at=now, actor_member_id=member_id, actor=actor, action=action, detail=detail)
+    )

@@ -127,5 +127,7 @@ async def locked_until(
 
 
 async def count_failures(session: AsyncSession, channel: str, chat_id: str) -> int:
-    stmt = select(func.count()).where(CodeAttempt.channel == channel, CodeAttempt.chat_id == chat_id)
+    stmt = select(func.count()).where(
+        CodeAttempt.channel == channel, CodeAttempt.chat_id == chat_id
+    )
     return int(await session.scalar(stmt) or 0)

@@ -34,9 +34,7 @@ async def find_unit(session: AsyncSession, path: str) -> OrgUnit | None:
     parent: OrgUnit | None = None
     for name in split_path(path):
         stmt = select(OrgUnit).where(OrgUnit.name == name)
-        stmt = stmt.where(
-            OrgUnit.parent_id == parent.id if parent else OrgUnit.parent_id.is_(None)
-        )
+        stmt = stmt.where(OrgUnit.parent_id == parent.id if parent else OrgUnit.parent_id.is_(None))
         parent = (await session.scalars(stmt)).first()
         if parent is None:
             return None
@@ -74,7 +72,7 @@ async def ensure_unit(
 
 
 async def full_name(session: AsyncSession, unit: OrgUnit) -> str:
-    """"Đảng bộ xã Hưng Bình/Chi bộ thôn 2" for display and the CLI."""
+    """ "Đảng bộ xã Hưng Bình/Chi bộ thôn 2" for display and the CLI."""
     ids = ancestor_ids(unit)
     rows = {u.id: u.name for u in await session.scalars(select(OrgUnit).where(OrgUnit.id.in_(ids)))}
     return SEPARATOR.join(rows[i] for i in ids if i in rows)

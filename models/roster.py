@@ -66,6 +66,16 @@ CATEGORIES = {"": "official", "chinh thuc": "official", "du bi": "probationary"}
 EXEMPTS = {"": False, "khong": False, "co": True, "x": True}
 CHAIR_ROLES = ("secretary", "deputy")  # party roles that carry a Role row on the unit
 
+# RosterError.value of a file_unreadable error.
+FILE_REASONS = {
+    "not_found": "no such file",
+    "io_error": "the file cannot be read",
+    "xls": "the old binary .xls format: save it as .xlsx or .csv",
+    "bad_xlsx": "a damaged or unsupported workbook",
+    "not_utf8": "a text file that is not UTF-8 (or UTF-16)",
+    "bad_csv": "malformed CSV",
+}
+
 MAX_NAME = 120
 MAX_POSITION = 200
 MAX_UNIT_NAME = 200
@@ -85,9 +95,11 @@ _UNITS = cast(Table, OrgUnit.__table__)
 
 @dataclass(frozen=True)
 class RosterError:
-    row: int  # spreadsheet row number as the user sees it (header is row 1; 0 = whole file)
+    row: int  # spreadsheet row as the user sees it (header is row 1); 0 for file-level errors
     column: str  # the column's header as written in the file ("" for file-level errors)
-    code: str  # see the module's error codes
+    # file_unreadable, missing_column, empty_file (file level); required, too_long, bad_role,
+    # bad_category, bad_exempt, bad_phone, bad_unit, duplicate_row (one cell)
+    code: str
     value: str  # the offending value ("" if none), or the missing column's canonical name
 
 
@@ -121,7 +133,7 @@ class _Parsed:
 
 
 class _Unreadable(Exception):
-    pass
+    """The file cannot be read at all; the message is the reason token (see FILE_REASONS)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,33 +157,33 @@ def _parse(path: Path) -> _Parsed:
 def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
     """(row number, cell texts) for every row of the file, blank ones included."""
     try:
-        with path.open("rb") as fh:
-            magic = fh.read(8)
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise _Unreadable("not_found") from exc
     except OSError as exc:
-        raise _Unreadable(exc.strerror or type(exc).__name__) from exc
-    if magic.startswith(b"PK\x03\x04"):
+        raise _Unreadable("io_error") from exc
+    if data.startswith(b"PK\x03\x04"):
         return _xlsx_records(path)
-    if magic.startswith(b"\xd0\xcf\x11\xe0"):
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise _Unreadable("xls")  # the pre-2007 binary format: save as .xlsx
-    return _csv_records(path)
+    return _csv_records(data)
 
 
-def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+def _csv_records(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    # UTF-8 with or without BOM; UTF-16 is what Excel's "Unicode Text" writes.
+    encoding = "utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8-sig"
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise _Unreadable("not utf-8") from exc
-    except OSError as exc:
-        raise _Unreadable(exc.strerror or type(exc).__name__) from exc
+        raise _Unreadable("not_utf8") from exc
     first = next((line for line in text.splitlines() if line.strip()), "")
     # Excel in a Vietnamese locale separates with ";". Header names hold no separators.
     delimiter = max((",", ";", "\t"), key=first.count) if first else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        rows = list(reader)
-    except csv.Error as exc:
-        raise _Unreadable(str(exc)) from exc
-    return ((number, row) for number, row in enumerate(rows, start=1))
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:  # a field beyond the csv module's size limit, say
+        raise _Unreadable("bad_csv") from exc
+    return enumerate(rows, start=1)
 
 
 def _xlsx_records(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -179,19 +191,19 @@ def _xlsx_records(path: Path) -> Iterator[tuple[int, list[str]]]:
 
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # not a workbook after all, or a damaged one
-        raise _Unreadable(type(exc).__name__) from exc
+    except Exception as exc:  # a zip that is no workbook, or a damaged one
+        raise _Unreadable("bad_xlsx") from exc
     try:
-        ws = wb.worksheets[0] if wb.worksheets else None
-        if ws is None:
+        if not wb.worksheets:
             return iter(())
+        ws = wb.worksheets[0]
         ws.reset_dimensions()  # some writers store a wrong size; read what is there
         rows = [
             (number, [_cell_text(value) for value in values])
             for number, values in enumerate(ws.iter_rows(values_only=True), start=1)
         ]
     except Exception as exc:  # a damaged sheet: openpyxl raises many kinds
-        raise _Unreadable(type(exc).__name__) from exc
+        raise _Unreadable("bad_xlsx") from exc
     finally:
         wb.close()
     return iter(rows)
@@ -249,7 +261,7 @@ def _validate(records: Iterable[tuple[int, list[str]]]) -> _Parsed:
             index[key], written[key] = i, clean(cell)
     for key in REQUIRED:
         if key not in index:
-            errors.append(RosterError(header_row, "", "missing_column", CANONICAL[key]))
+            errors.append(RosterError(0, "", "missing_column", CANONICAL[key]))
     if errors:
         return _Parsed([], errors, frozenset(index))
 

@@ -41,16 +41,16 @@ async def fake() -> AsyncIterator[FakeTelegramAPI]:
 
 @pytest.fixture
 async def bot(fake: FakeTelegramAPI) -> AsyncIterator[ExtBot[None]]:
-    client: ExtBot[None] = ExtBot(fake.token, base_url=fake.base_url,
-                                  base_file_url=fake.base_file_url)
+    client: ExtBot[None] = ExtBot(
+        fake.token, base_url=fake.base_url, base_file_url=fake.base_file_url
+    )
     await client.initialize()
     yield client
     await client.shutdown()
 
 
 def keyboard(*data: str) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup([[InlineKeyboardButton(f"btn {d}", callback_data=d)
-                                  for d in data]])
+    return InlineKeyboardMarkup([[InlineKeyboardButton(f"btn {d}", callback_data=d) for d in data]])
 
 
 def seconds(value: int | timedelta) -> float:
@@ -65,10 +65,15 @@ async def test_initialize_calls_get_me(fake: FakeTelegramAPI, bot: ExtBot[None])
     assert len(fake.calls("getme")) == 1
 
 
-async def test_send_message_with_html_and_keyboard(fake: FakeTelegramAPI,
-                                                   bot: ExtBot[None]) -> None:
-    first = await bot.send_message(CHAT, "<b>Chào</b> &amp; <i>hẹn</i> gặp &lt;3",
-                                   parse_mode="HTML", reply_markup=keyboard("yes", "no"))
+async def test_send_message_with_html_and_keyboard(
+    fake: FakeTelegramAPI, bot: ExtBot[None]
+) -> None:
+    first = await bot.send_message(
+        CHAT,
+        "<b>Chào</b> &amp; <i>hẹn</i> gặp &lt;3",
+        parse_mode="HTML",
+        reply_markup=keyboard("yes", "no"),
+    )
     second = await bot.send_message(str(CHAT), "123")  # chat_id as a string, numeric text
 
     assert first.text == "Chào & hẹn gặp <3"  # Telegram returns the visible text
@@ -83,16 +88,20 @@ async def test_send_message_with_html_and_keyboard(fake: FakeTelegramAPI,
     params = records[0]["params"]
     assert params["chat_id"] == CHAT and records[1]["params"]["chat_id"] == CHAT
     assert params["parse_mode"] == "HTML"
-    assert params["reply_markup"] == {"inline_keyboard": [[
-        {"text": "btn yes", "callback_data": "yes"}, {"text": "btn no", "callback_data": "no"}]]}
+    assert params["reply_markup"] == {
+        "inline_keyboard": [
+            [{"text": "btn yes", "callback_data": "yes"}, {"text": "btn no", "callback_data": "no"}]
+        ]
+    }
     assert records[1]["params"]["text"] == "123"  # not turned into an int
     assert fake.current_text(CHAT, first.message_id) == "Chào & hẹn gặp <3"
     assert fake.current_text(CHAT, first.message_id, raw=True).startswith("<b>Chào</b>")
     assert fake.messages_to(CHAT + 1) == []
 
 
-async def test_get_updates_honours_offset_and_builds_commands(fake: FakeTelegramAPI,
-                                                              bot: ExtBot[None]) -> None:
+async def test_get_updates_honours_offset_and_builds_commands(
+    fake: FakeTelegramAPI, bot: ExtBot[None]
+) -> None:
     fake.inject_message(CHAT, "/start abc", first_name="Lan", username="lan")
     fake.inject_message(CHAT, "xin chào")
 
@@ -115,8 +124,9 @@ async def test_get_updates_honours_offset_and_builds_commands(fake: FakeTelegram
     assert sent.message_id == third["message"]["message_id"] + 1
 
 
-async def test_long_poll_wakes_on_inject_and_is_capped(fake: FakeTelegramAPI,
-                                                       bot: ExtBot[None]) -> None:
+async def test_long_poll_wakes_on_inject_and_is_capped(
+    fake: FakeTelegramAPI, bot: ExtBot[None]
+) -> None:
     started = time.monotonic()
     assert await bot.get_updates(timeout=30) == ()
     assert 0.4 < time.monotonic() - started < 2.0  # capped at max_poll_wait (0.5 s)
@@ -131,8 +141,7 @@ async def test_long_poll_wakes_on_inject_and_is_capped(fake: FakeTelegramAPI,
     assert updates[0].message is not None and updates[0].message.text == "wake up"
 
 
-async def test_second_poller_terminates_the_first(fake: FakeTelegramAPI,
-                                                   bot: ExtBot[None]) -> None:
+async def test_second_poller_terminates_the_first(fake: FakeTelegramAPI, bot: ExtBot[None]) -> None:
     fake.max_poll_wait = 5.0
     first = asyncio.create_task(bot.get_updates(timeout=5))
     await asyncio.sleep(0.2)
@@ -145,8 +154,9 @@ async def test_second_poller_terminates_the_first(fake: FakeTelegramAPI,
         assert len(await second) == 1
 
 
-async def test_replay_delivers_duplicate_in_polling_mode(fake: FakeTelegramAPI,
-                                                         bot: ExtBot[None]) -> None:
+async def test_replay_delivers_duplicate_in_polling_mode(
+    fake: FakeTelegramAPI, bot: ExtBot[None]
+) -> None:
     update = fake.inject_message(CHAT, "một lần")
     first = await bot.get_updates(timeout=0)
     await bot.get_updates(offset=first[-1].update_id + 1, timeout=0)  # confirmed
@@ -170,8 +180,7 @@ async def test_callback_answer_and_edits(fake: FakeTelegramAPI, bot: ExtBot[None
     with pytest.raises(BadRequest, match="Query is too old"):
         await bot.answer_callback_query("999")
 
-    edited = await bot.edit_message_reply_markup(CHAT, msg.message_id,
-                                                 reply_markup=keyboard("c"))
+    edited = await bot.edit_message_reply_markup(CHAT, msg.message_id, reply_markup=keyboard("c"))
     assert isinstance(edited, type(msg)) and edited.reply_markup == keyboard("c")
     assert fake.current_markup(CHAT, msg.message_id) == keyboard("c").to_dict()
     with pytest.raises(BadRequest, match="Message is not modified"):
@@ -191,8 +200,9 @@ async def test_callback_answer_and_edits(fake: FakeTelegramAPI, bot: ExtBot[None
 async def test_ptb_application_polling_end_to_end(fake: FakeTelegramAPI) -> None:
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         assert update.effective_chat is not None
-        await context.bot.send_message(update.effective_chat.id, f"Chào {context.args}",
-                                       reply_markup=keyboard("ok"))
+        await context.bot.send_message(
+            update.effective_chat.id, f"Chào {context.args}", reply_markup=keyboard("ok")
+        )
 
     async def pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -200,8 +210,13 @@ async def test_ptb_application_polling_end_to_end(fake: FakeTelegramAPI) -> None
         await query.answer()
         await query.edit_message_text(f"Bạn chọn {query.data}")
 
-    app = (ApplicationBuilder().token(fake.token).base_url(fake.base_url)
-           .base_file_url(fake.base_file_url).build())
+    app = (
+        ApplicationBuilder()
+        .token(fake.token)
+        .base_url(fake.base_url)
+        .base_file_url(fake.base_file_url)
+        .build()
+    )
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CallbackQueryHandler(pressed))
     async with app:
@@ -222,8 +237,7 @@ async def test_ptb_application_polling_end_to_end(fake: FakeTelegramAPI) -> None
     assert fake.rejected == []  # the poll PTB abandons on stop is not an error
 
 
-async def test_fail_next_429_maps_to_retry_after(fake: FakeTelegramAPI,
-                                                 bot: ExtBot[None]) -> None:
+async def test_fail_next_429_maps_to_retry_after(fake: FakeTelegramAPI, bot: ExtBot[None]) -> None:
     fake.fail_next("sendMessage", status=429, retry_after=3)
     with pytest.raises(RetryAfter) as info:
         await bot.send_message(CHAT, "flood")
@@ -235,8 +249,9 @@ async def test_fail_next_429_maps_to_retry_after(fake: FakeTelegramAPI,
 
 
 async def test_rate_limiter_retries_after_429(fake: FakeTelegramAPI) -> None:
-    client: ExtBot[Any] = ExtBot(fake.token, base_url=fake.base_url,
-                                 rate_limiter=AIORateLimiter(max_retries=1))
+    client: ExtBot[Any] = ExtBot(
+        fake.token, base_url=fake.base_url, rate_limiter=AIORateLimiter(max_retries=1)
+    )
     async with client:
         fake.fail_next("sendMessage", status=429, retry_after=1)
         started = time.monotonic()
@@ -270,10 +285,21 @@ async def test_blocked_user_and_403(fake: FakeTelegramAPI, bot: ExtBot[None]) ->
     assert len(fake.messages_to(CHAT)) == 1
 
 
-@pytest.mark.parametrize("text", [
-    "a < b", "<b>bold", "<b>x</i>", "x</b>", "<foo>x</foo>", "Tom & Jerry", "&nbsp;",
-    "<span>x</span>", "<b>x</b", "&#xD800;",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a < b",
+        "<b>bold",
+        "<b>x</i>",
+        "x</b>",
+        "<foo>x</foo>",
+        "Tom & Jerry",
+        "&nbsp;",
+        "<span>x</span>",
+        "<b>x</b",
+        "&#xD800;",
+    ],
+)
 async def test_bad_html_is_rejected(fake: FakeTelegramAPI, bot: ExtBot[None], text: str) -> None:
     with pytest.raises(BadRequest, match="Can't parse entities"):
         await bot.send_message(CHAT, text, parse_mode="HTML")
@@ -281,16 +307,19 @@ async def test_bad_html_is_rejected(fake: FakeTelegramAPI, bot: ExtBot[None], te
 
 
 def test_parse_html_accepts_telegram_html() -> None:
-    html = ('<b>b</b><strong>s</strong><i>i</i><em>e</em><u>u</u><ins>n</ins><s>s</s>'
-            '<strike>k</strike><del>d</del><a href="https://x.vn/?a=1&amp;b=2">l</a>'
-            '<code>c</code><pre><code class="language-python">p</code></pre>'
-            '<tg-spoiler>t</tg-spoiler><span class="tg-spoiler">sp</span>'
-            '<blockquote expandable>q</blockquote> &lt;&gt;&amp;&quot;&#39;&#x1F600; a > b')
+    html = (
+        "<b>b</b><strong>s</strong><i>i</i><em>e</em><u>u</u><ins>n</ins><s>s</s>"
+        '<strike>k</strike><del>d</del><a href="https://x.vn/?a=1&amp;b=2">l</a>'
+        '<code>c</code><pre><code class="language-python">p</code></pre>'
+        '<tg-spoiler>t</tg-spoiler><span class="tg-spoiler">sp</span>'
+        "<blockquote expandable>q</blockquote> &lt;&gt;&amp;&quot;&#39;&#x1F600; a > b"
+    )
     assert parse_html(html) == "bsieunskdlcptspq <>&\"'😀 a > b"
 
 
-async def test_length_is_measured_after_entity_parsing(fake: FakeTelegramAPI,
-                                                       bot: ExtBot[None]) -> None:
+async def test_length_is_measured_after_entity_parsing(
+    fake: FakeTelegramAPI, bot: ExtBot[None]
+) -> None:
     await bot.send_message(CHAT, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")
     await bot.send_message(CHAT, "&amp;" * 4096, parse_mode="HTML")
     with pytest.raises(BadRequest, match="Message is too long"):
@@ -308,14 +337,20 @@ async def test_keyboard_validation(fake: FakeTelegramAPI, bot: ExtBot[None]) -> 
     ok = await bot.send_message(CHAT, "x", reply_markup=keyboard("đ" * 32))  # 64 bytes
     assert ok.reply_markup is not None
     with pytest.raises(BadRequest, match="Text buttons are unallowed"):
-        await bot.send_message(CHAT, "x", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("no action")]]))
+        await bot.send_message(
+            CHAT, "x", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("no action")]])
+        )
 
 
 async def test_document_upload_and_download(fake: FakeTelegramAPI, bot: ExtBot[None]) -> None:
     payload = b"PK\x03\x04 fake xlsx bytes"
-    msg = await bot.send_document(CHAT, io.BytesIO(payload), filename="bao-cao.xlsx",
-                                  caption="Báo cáo <b>quý</b>", parse_mode="HTML")
+    msg = await bot.send_document(
+        CHAT,
+        io.BytesIO(payload),
+        filename="bao-cao.xlsx",
+        caption="Báo cáo <b>quý</b>",
+        parse_mode="HTML",
+    )
     assert msg.document is not None and msg.document.file_name == "bao-cao.xlsx"
     assert msg.caption == "Báo cáo quý"
     (record,) = fake.messages_to(CHAT)
@@ -342,15 +377,17 @@ async def test_commands_and_webhook_info(fake: FakeTelegramAPI, bot: ExtBot[None
     assert info.url == "" and info.pending_update_count == 0
 
 
-async def test_webhook_push_with_secret_retries_and_conflict(fake: FakeTelegramAPI,
-                                                             bot: ExtBot[None]) -> None:
+async def test_webhook_push_with_secret_retries_and_conflict(
+    fake: FakeTelegramAPI, bot: ExtBot[None]
+) -> None:
     received: list[tuple[str | None, dict[str, Any]]] = []
     fail_first = 2
 
     async def hook(request: web.Request) -> web.Response:
         nonlocal fail_first
-        received.append((request.headers.get("X-Telegram-Bot-Api-Secret-Token"),
-                         await request.json()))
+        received.append(
+            (request.headers.get("X-Telegram-Bot-Api-Secret-Token"), await request.json())
+        )
         if fail_first:
             fail_first -= 1
             return web.Response(status=500)
@@ -389,8 +426,9 @@ async def test_webhook_push_with_secret_retries_and_conflict(fake: FakeTelegramA
         await runner.cleanup()
 
 
-async def test_webhook_gives_up_after_three_retries(fake: FakeTelegramAPI,
-                                                    bot: ExtBot[None]) -> None:
+async def test_webhook_gives_up_after_three_retries(
+    fake: FakeTelegramAPI, bot: ExtBot[None]
+) -> None:
     await bot.set_webhook("http://127.0.0.1:9/nothing-listens-here")
     fake.inject_message(CHAT, "lost")
     await fake.drain()
@@ -405,23 +443,26 @@ async def test_unknown_token_and_method_and_control_api(fake: FakeTelegramAPI) -
     async with aiohttp.ClientSession() as http:
         async with http.post(f"{fake.base_url}999:wrong/getMe") as r:
             assert r.status == 401
-            assert await r.json() == {"ok": False, "error_code": 401,
-                                      "description": "Unauthorized"}
+            assert await r.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
         async with http.post(f"{fake.base_url}{fake.token}/noSuchMethod") as r:
             assert r.status == 404 and (await r.json())["error_code"] == 404
         # Method names are case-insensitive; JSON bodies work too.
-        async with http.post(f"{fake.base_url}{fake.token}/SENDMESSAGE",
-                             json={"chat_id": CHAT, "text": "json body"}) as r:
+        async with http.post(
+            f"{fake.base_url}{fake.token}/SENDMESSAGE", json={"chat_id": CHAT, "text": "json body"}
+        ) as r:
             assert r.status == 200 and (await r.json())["result"]["text"] == "json body"
 
-        async with http.post(f"{fake.url}/_fake/fail",
-                             json={"method": "sendMessage", "status": 500}) as r:
+        async with http.post(
+            f"{fake.url}/_fake/fail", json={"method": "sendMessage", "status": 500}
+        ) as r:
             assert r.status == 200
-        async with http.post(f"{fake.base_url}{fake.token}/sendMessage",
-                             data={"chat_id": str(CHAT), "text": "x"}) as r:
+        async with http.post(
+            f"{fake.base_url}{fake.token}/sendMessage", data={"chat_id": str(CHAT), "text": "x"}
+        ) as r:
             assert r.status == 500
-        async with http.post(f"{fake.url}/_fake/inject",
-                             json={"chat_id": CHAT, "text": "from outside"}) as r:
+        async with http.post(
+            f"{fake.url}/_fake/inject", json={"chat_id": CHAT, "text": "from outside"}
+        ) as r:
             injected = (await r.json())["result"]
         async with http.get(f"{fake.url}/_fake/outbox", params={"chat_id": str(CHAT)}) as r:
             outbox = await r.json()

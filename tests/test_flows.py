@@ -32,8 +32,14 @@ class World:
 
 
 async def make_world(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> World:
-    names = ["Trần Văn Thắng", "Nguyễn Văn Hùng", "Hoàng Văn Sơn", "Lê Văn Đức",
-             "Nguyễn Thị Thu Hà", "Phạm Thị Hồng"]
+    names = [
+        "Trần Văn Thắng",
+        "Nguyễn Văn Hùng",
+        "Hoàng Văn Sơn",
+        "Lê Văn Đức",
+        "Nguyễn Thị Thu Hà",
+        "Phạm Thị Hồng",
+    ]
     async with sessions() as s, s.begin():
         report = await import_roster(s, ROSTER, clock())
         assert not report.errors
@@ -195,8 +201,14 @@ async def test_full_pledge_journey_with_return_fix_and_approval(world: World) ->
     async with h.sessions() as s, s.begin():
         unit = await find_unit(s, "Đảng bộ xã Hưng Bình")
         assert unit is not None
-        await set_theme(s, unit, year=2026, title="Tự lực, tự cường", now=h.clock(),
-                        summary="Khát vọng phát triển đất nước phồn vinh, hạnh phúc")
+        await set_theme(
+            s,
+            unit,
+            year=2026,
+            title="Tự lực, tự cường",
+            now=h.clock(),
+            summary="Khát vọng phát triển đất nước phồn vinh, hạnh phúc",
+        )
     await link(world, "sec", "Trần Văn Thắng")
     await link(world, "dep", "Nguyễn Văn Hùng")
     await link(world, "m", "Hoàng Văn Sơn")

@@ -304,7 +304,7 @@ async def test_missing_required_column(sessions: Sessions, tmp_path: Path) -> No
     header = ["Đơn vị", "Họ và tên", "Chức vụ", "Loại"]
     rows = [[THON, "Trần Văn Thắng", "Trưởng thôn", "Chính thức"]]
     report = await run_import(sessions, write_csv(tmp_path / "r.csv", rows, header))
-    assert report.errors == [RosterError(1, "", "missing_column", "Vai trò")]
+    assert report.errors == [RosterError(0, "", "missing_column", "Vai trò")]
     assert await counts(sessions) == (0, 0, 0)
     _, errors = read_roster(write_csv(tmp_path / "s.csv", [["x"]], ["STT"]))
     assert [(e.code, e.value) for e in errors] == [
@@ -322,11 +322,29 @@ def test_file_level_errors(tmp_path: Path) -> None:
     assert read_roster(header_only) == ([], [RosterError(0, "", "empty_file", "")])
     latin = tmp_path / "latin.csv"
     latin.write_bytes(b"\xd0\xf5n v\xf2,H\xf5 t\xean,Vai tr\xf2\n")  # Windows-1258, not UTF-8
-    assert [e.code for e in read_roster(latin)[1]] == ["file_unreadable"]
     fake = tmp_path / "fake.xlsx"
     fake.write_bytes(b"PK\x03\x04 not really a zip")
-    assert [e.code for e in read_roster(fake)[1]] == ["file_unreadable"]
-    assert [e.code for e in read_roster(tmp_path / "absent.csv")[1]] == ["file_unreadable"]
+    xls = tmp_path / "old.xls"
+    xls.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(100))
+    for path, reason in [
+        (latin, "not_utf8"),
+        (fake, "bad_xlsx"),
+        (xls, "xls"),
+        (tmp_path / "absent.csv", "not_found"),
+    ]:
+        assert read_roster(path) == ([], [RosterError(0, "", "file_unreadable", reason)])
+        assert reason in roster.FILE_REASONS
+
+
+def test_utf16_tab_separated(tmp_path: Path) -> None:
+    """Excel's "Unicode Text" export: UTF-16 with BOM, tab-separated."""
+    buf = io.StringIO()
+    csv.writer(buf, delimiter="\t").writerows([HEADER, *example_rows()])
+    path = tmp_path / "r.txt"
+    path.write_bytes(buf.getvalue().encode("utf-16"))
+    rows, errors = read_roster(path)
+    assert errors == []
+    assert rows == read_roster(EXAMPLES / "roster.csv")[0]
 
 
 # ---------------------------------------------------------------------------------------------

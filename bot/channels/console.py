@@ -13,7 +13,7 @@ NAME = "console"
 
 def render(reply: Reply) -> str:
     lines = [strip_html(reply.text)]
-    lines += [f"  {n}. {strip_html(c.label)}" for n, c in enumerate(reply.choices, start=1)]
+    lines += [f"  {n}. {c.label}" for n, c in enumerate(reply.choices, start=1)]
     return "\n".join(lines)
 
 

@@ -7,6 +7,7 @@ its update queue acknowledges updates before anything is stored, and ours stores
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
@@ -193,16 +194,14 @@ class TelegramChannel:
     async def _ack(self, ack_ref: str) -> None:
         """Stop the button's spinner and take the keyboard off the pressed message."""
         query_id, chat_id, message_id = ack_ref.split("|")
-        try:
+        # "query is too old": the press was long ago (e.g. answered after a restart)
+        with contextlib.suppress(BadRequest):
             await self.bot.answer_callback_query(query_id)
-        except BadRequest:
-            pass  # "query is too old": the press was long ago (e.g. after a restart)
-        try:
+        # already without buttons, or the message is gone
+        with contextlib.suppress(BadRequest):
             await self.bot.edit_message_reply_markup(
                 chat_id=int(chat_id), message_id=int(message_id), reply_markup=None
             )
-        except BadRequest:
-            pass  # already without buttons, or the message is gone
 
 
 def _seconds(value: Any) -> float:

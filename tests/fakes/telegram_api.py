@@ -37,44 +37,95 @@ BOT_ID = 123456
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 
-_INT_PARAMS = frozenset({
-    "message_id", "offset", "limit", "timeout", "user_id", "reply_to_message_id",
-    "message_thread_id", "cache_time", "max_connections", "from_chat_id",
-})
-_BOOL_PARAMS = frozenset({
-    "disable_notification", "protect_content", "show_alert", "drop_pending_updates",
-    "disable_web_page_preview", "allow_sending_without_reply", "has_spoiler",
-    "disable_content_type_detection", "allow_paid_broadcast", "show_caption_above_media",
-})
-_JSON_PARAMS = frozenset({
-    "reply_markup", "entities", "caption_entities", "allowed_updates", "commands", "scope",
-    "link_preview_options", "reply_parameters", "media",
-})
+_INT_PARAMS = frozenset(
+    {
+        "message_id",
+        "offset",
+        "limit",
+        "timeout",
+        "user_id",
+        "reply_to_message_id",
+        "message_thread_id",
+        "cache_time",
+        "max_connections",
+        "from_chat_id",
+    }
+)
+_BOOL_PARAMS = frozenset(
+    {
+        "disable_notification",
+        "protect_content",
+        "show_alert",
+        "drop_pending_updates",
+        "disable_web_page_preview",
+        "allow_sending_without_reply",
+        "has_spoiler",
+        "disable_content_type_detection",
+        "allow_paid_broadcast",
+        "show_caption_above_media",
+    }
+)
+_JSON_PARAMS = frozenset(
+    {
+        "reply_markup",
+        "entities",
+        "caption_entities",
+        "allowed_updates",
+        "commands",
+        "scope",
+        "link_preview_options",
+        "reply_parameters",
+        "media",
+    }
+)
 _FILE_PARAMS = {"senddocument": "document", "sendphoto": "photo"}
 _SEND_METHODS = frozenset({"sendmessage", "senddocument", "sendphoto"})
 # Methods subject to flood control and to "bot was blocked" (anything that touches a chat).
 _RATE_LIMITED = _SEND_METHODS | {"editmessagetext", "editmessagereplymarkup"}
-_CHAT_ACTIONS = frozenset({
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note",
-    "upload_video_note",
-})
-_BUTTON_ACTIONS = ("callback_data", "url", "web_app", "login_url", "switch_inline_query",
-                   "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",
-                   "copy_text", "callback_game", "pay")
+_CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+_BUTTON_ACTIONS = (
+    "callback_data",
+    "url",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+)
 _DEFAULT_DESCRIPTIONS = {
     400: "Bad Request: injected failure",
     401: "Unauthorized",
     403: "Forbidden: bot was blocked by the user",
     409: "Conflict: terminated by other getUpdates request; "
-         "make sure that only one bot instance is running",
+    "make sure that only one bot instance is running",
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
-WEBHOOK_CONFLICT = ("Conflict: can't use getUpdates method while webhook is active; "
-                    "use deleteWebhook to delete the webhook first")
-NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply "
-                "markup are exactly the same as a current content and reply markup of the message")
+WEBHOOK_CONFLICT = (
+    "Conflict: can't use getUpdates method while webhook is active; "
+    "use deleteWebhook to delete the webhook first"
+)
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply "
+    "markup are exactly the same as a current content and reply markup of the message"
+)
 
 
 class ApiError(Exception):
@@ -91,8 +142,25 @@ def _bad(description: str) -> ApiError:
 
 # --- Telegram-style HTML ---------------------------------------------------------------------
 
-_HTML_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code",
-                        "pre", "tg-spoiler", "span", "blockquote"})
+_HTML_TAGS = frozenset(
+    {
+        "b",
+        "strong",
+        "i",
+        "em",
+        "u",
+        "ins",
+        "s",
+        "strike",
+        "del",
+        "a",
+        "code",
+        "pre",
+        "tg-spoiler",
+        "span",
+        "blockquote",
+    }
+)
 _NAMED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _ENTITY_RE = re.compile(r"&(#[0-9]{1,8}|#[xX][0-9a-fA-F]{1,8}|[a-zA-Z]{1,10});")
 _TAG_RE = re.compile(r"([a-zA-Z0-9-]*)(.*)", re.S)
@@ -140,7 +208,7 @@ def parse_html(text: str) -> str:
         end = text.find(">", i)
         if end < 0:
             raise fail("Unclosed start tag", i)
-        inner = text[i + 1:end]
+        inner = text[i + 1 : end]
         if inner.startswith("/"):
             name = inner[1:].strip().lower()
             if not stack:
@@ -162,8 +230,9 @@ def parse_html(text: str) -> str:
             stack.append(name)
         i = end + 1
     if stack:
-        raise _bad(f"can't parse entities: Can't find end tag corresponding to start tag "
-                   f'"{stack[-1]}"')
+        raise _bad(
+            f"can't parse entities: Can't find end tag corresponding to start tag \"{stack[-1]}\""
+        )
     return "".join(out)
 
 
@@ -187,15 +256,13 @@ def _check_markup(markup: Any) -> JSON | None:
         return markup  # reply keyboards / remove_keyboard / force_reply: accepted as is
     rows = markup["inline_keyboard"]
     if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-        raise _bad('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of '
-                   "Arrays")
+        raise _bad('field "inline_keyboard" of the InlineKeyboardMarkup must be an Array of Arrays')
     buttons = [b for row in rows for b in row]
     if len(buttons) > 100:
         raise _bad("reply markup is too long")
     for b in buttons:
         if not isinstance(b, dict):
-            raise _bad("can't parse inline keyboard button: InlineKeyboardButton must be an "
-                       "Object")
+            raise _bad("can't parse inline keyboard button: InlineKeyboardButton must be an Object")
         if not isinstance(b.get("text"), str) or not b["text"]:
             raise _bad("can't parse inline keyboard button: Text must be non-empty")
         if not any(k in b for k in _BUTTON_ACTIONS):
@@ -244,8 +311,12 @@ class FakeTelegramAPI:
     def __init__(self, token: str = DEFAULT_TOKEN, username: str = "lamtheo_test_bot") -> None:
         self.token = token
         self.username = username
-        self.bot_user: JSON = {"id": BOT_ID, "is_bot": True, "first_name": "Lamtheo",
-                               "username": username}
+        self.bot_user: JSON = {
+            "id": BOT_ID,
+            "is_bot": True,
+            "first_name": "Lamtheo",
+            "username": username,
+        }
         self.strict_chats = False  # True: sending to a chat never seen inbound → "chat not found"
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -288,8 +359,12 @@ class FakeTelegramAPI:
     async def __aenter__(self) -> FakeTelegramAPI:
         return await self.start()
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
 
     @property
@@ -346,8 +421,11 @@ class FakeTelegramAPI:
         return [r for r in self.sent if r["method"].lower() == m]
 
     def messages_to(self, chat_id: int) -> list[JSON]:
-        return [r for r in self.sent
-                if r["method"].lower() in _SEND_METHODS and r["chat_id"] == int(chat_id)]
+        return [
+            r
+            for r in self.sent
+            if r["method"].lower() in _SEND_METHODS and r["chat_id"] == int(chat_id)
+        ]
 
     def message(self, chat_id: int, message_id: int) -> JSON:
         """The bot's message as it is now (after edits), as Telegram would return it."""
@@ -380,14 +458,24 @@ class FakeTelegramAPI:
     def file_bytes(self, file_id: str) -> bytes:
         return self._files[file_id][0]
 
-    def fail_next(self, method: str, count: int = 1, *, status: int = 429,
-                  description: str | None = None, retry_after: int | None = None) -> None:
+    def fail_next(
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        status: int = 429,
+        description: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         """Make the next ``count`` calls of ``method`` answer with a Telegram-shaped error."""
         if status == 429 and retry_after is None:
             retry_after = 1
         if description is None:
-            description = (f"Too Many Requests: retry after {retry_after}" if status == 429
-                           else _DEFAULT_DESCRIPTIONS.get(status, HTTPStatus(status).phrase))
+            description = (
+                f"Too Many Requests: retry after {retry_after}"
+                if status == 429
+                else _DEFAULT_DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
+            )
         q = self._faults.setdefault(method.lower(), deque())
         q.extend(_Fault(status, description, retry_after) for _ in range(count))
 
@@ -404,8 +492,7 @@ class FakeTelegramAPI:
 
     # The timeout parameters below are the API the tests want (ruff ASYNC109 prefers
     # asyncio.timeout at call sites).
-    async def wait_for(self, predicate: Callable[[], T],
-                       timeout: float = 10.0) -> T:  # noqa: ASYNC109
+    async def wait_for(self, predicate: Callable[[], T], timeout: float = 10.0) -> T:  # noqa: ASYNC109
         """Return predicate()'s value once truthy; AssertionError with recent calls if not."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -421,26 +508,31 @@ class FakeTelegramAPI:
             with suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), min(remaining, 0.1))
 
-    async def wait_messages(self, chat_id: int, count: int,
-                            timeout: float = 10.0) -> list[JSON]:  # noqa: ASYNC109
+    async def wait_messages(self, chat_id: int, count: int, timeout: float = 10.0) -> list[JSON]:  # noqa: ASYNC109
         def enough() -> list[JSON]:
             msgs = self.messages_to(chat_id)
             return msgs if len(msgs) >= count else []
+
         return await self.wait_for(enough, timeout)
 
     async def drain(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until every webhook push in flight (with its retries) is finished."""
         if self._push_tasks:
-            await asyncio.wait_for(asyncio.gather(*self._push_tasks, return_exceptions=True),
-                                   timeout)
+            await asyncio.wait_for(
+                asyncio.gather(*self._push_tasks, return_exceptions=True), timeout
+            )
 
     def dump(self, last: int = 8) -> str:
         lines = ["last accepted calls:"]
-        lines += [f"  {r['method']} chat={r['chat_id']} mid={r['message_id']} "
-                  f"{json.dumps(r['params'], ensure_ascii=False)[:300]}" for r in self.sent[-last:]]
+        lines += [
+            f"  {r['method']} chat={r['chat_id']} mid={r['message_id']} "
+            f"{json.dumps(r['params'], ensure_ascii=False)[:300]}"
+            for r in self.sent[-last:]
+        ]
         lines.append("last rejected calls:")
-        lines += [f"  {r['method']} {r['status']} {r['description']}"
-                  for r in self.rejected[-last:]]
+        lines += [
+            f"  {r['method']} {r['status']} {r['description']}" for r in self.rejected[-last:]
+        ]
         if self.webhook_deliveries:
             lines.append("last webhook deliveries:")
             lines += [f"  {d}" for d in self.webhook_deliveries[-last:]]
@@ -448,10 +540,20 @@ class FakeTelegramAPI:
 
     # --- inbound updates -------------------------------------------------------------------
 
-    def inject_message(self, chat_id: int, text: str, *, first_name: str = "Test",
-                       username: str | None = None, user_id: int | None = None) -> JSON:
-        user: JSON = {"id": user_id if user_id is not None else abs(chat_id), "is_bot": False,
-                      "first_name": first_name}
+    def inject_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        first_name: str = "Test",
+        username: str | None = None,
+        user_id: int | None = None,
+    ) -> JSON:
+        user: JSON = {
+            "id": user_id if user_id is not None else abs(chat_id),
+            "is_bot": False,
+            "first_name": first_name,
+        }
         if username:
             user["username"] = username
         if chat_id > 0:
@@ -461,26 +563,44 @@ class FakeTelegramAPI:
         else:
             chat = {"id": chat_id, "type": "group", "title": "Test group"}
         self._chats[chat_id] = chat
-        message: JSON = {"message_id": self._new_mid(chat_id), "from": user, "chat": chat,
-                         "date": int(time.time()), "text": text}
+        message: JSON = {
+            "message_id": self._new_mid(chat_id),
+            "from": user,
+            "chat": chat,
+            "date": int(time.time()),
+            "text": text,
+        }
         if text.startswith("/"):
             # PTB's CommandHandler only fires on a bot_command entity, as Telegram sends.
             command = text.split()[0]
-            message["entities"] = [{"type": "bot_command", "offset": 0,
-                                    "length": _utf16_len(command)}]
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": _utf16_len(command)}
+            ]
         return self.inject_raw({"message": message})
 
-    def inject_callback(self, chat_id: int, data: str, message_id: int, *,
-                        user_id: int | None = None) -> JSON:
+    def inject_callback(
+        self, chat_id: int, data: str, message_id: int, *, user_id: int | None = None
+    ) -> JSON:
         message = self.message(chat_id, message_id)
         chat: JSON = self._chats.get(chat_id) or message["chat"]
-        user: JSON = {"id": user_id if user_id is not None else abs(chat_id), "is_bot": False,
-                      "first_name": chat.get("first_name", "Test")}
+        user: JSON = {
+            "id": user_id if user_id is not None else abs(chat_id),
+            "is_bot": False,
+            "first_name": chat.get("first_name", "Test"),
+        }
         query_id = str(4_000_000_000_000_000 + len(self._callbacks) + 1)
         self._callbacks[query_id] = {"chat_id": chat_id, "message_id": message_id}
-        return self.inject_raw({"callback_query": {
-            "id": query_id, "from": user, "message": message,
-            "chat_instance": str(-abs(chat_id) * 7 - 1), "data": data}})
+        return self.inject_raw(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": user,
+                    "message": message,
+                    "chat_instance": str(-abs(chat_id) * 7 - 1),
+                    "data": data,
+                }
+            }
+        )
 
     def inject_raw(self, update: JSON) -> JSON:
         update = copy.deepcopy(update)
@@ -524,15 +644,20 @@ class FakeTelegramAPI:
                 error: str | None = None
                 try:
                     async with self._session.post(
-                        url, data=body, headers=headers,
+                        url,
+                        data=body,
+                        headers=headers,
                         timeout=aiohttp.ClientTimeout(total=self.webhook_timeout),
                     ) as resp:
                         await resp.read()
                         status = resp.status
                 except (aiohttp.ClientError, TimeoutError) as exc:
                     error = repr(exc)
-                self.webhook_deliveries.append(WebhookDelivery(
-                    int(update["update_id"]), attempt, status, time.monotonic() - started, error))
+                self.webhook_deliveries.append(
+                    WebhookDelivery(
+                        int(update["update_id"]), attempt, status, time.monotonic() - started, error
+                    )
+                )
                 self._bump()
                 if status is not None and 200 <= status < 300:
                     return
@@ -580,8 +705,7 @@ class FakeTelegramAPI:
             self._record(canonical, params, result)
         return web.json_response({"ok": True, "result": result})
 
-    async def _call(self, m: str, params: JSON,
-                    handler: Callable[[JSON], Awaitable[Any]]) -> Any:
+    async def _call(self, m: str, params: JSON, handler: Callable[[JSON], Awaitable[Any]]) -> Any:
         faults = self._faults.get(m)
         if faults:
             f = faults.popleft()
@@ -608,16 +732,29 @@ class FakeTelegramAPI:
         if method == "answerCallbackQuery":
             cb = self._callbacks.get(str(params.get("callback_query_id")), {})
             chat_id, message_id = cb.get("chat_id"), cb.get("message_id")
-        self.sent.append({"method": method, "params": params, "time": time.time(),
-                          "chat_id": chat_id if isinstance(chat_id, int) else None,
-                          "message_id": message_id if isinstance(message_id, int) else None})
+        self.sent.append(
+            {
+                "method": method,
+                "params": params,
+                "time": time.time(),
+                "chat_id": chat_id if isinstance(chat_id, int) else None,
+                "message_id": message_id if isinstance(message_id, int) else None,
+            }
+        )
         self._bump()
 
     def _reject(self, method: str, params: JSON, err: ApiError) -> web.Response:
         if err.status == 429:
             self.count_429 += 1
-        self.rejected.append({"method": method, "params": params, "time": time.time(),
-                              "status": err.status, "description": err.description})
+        self.rejected.append(
+            {
+                "method": method,
+                "params": params,
+                "time": time.time(),
+                "status": err.status,
+                "description": err.description,
+            }
+        )
         self._bump()
         body: JSON = {"ok": False, "error_code": err.status, "description": err.description}
         if err.retry_after is not None:
@@ -636,9 +773,14 @@ class FakeTelegramAPI:
 
     async def _m_getme(self, p: JSON) -> JSON:
         """getMe"""
-        return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False, "can_connect_to_business": False,
-                "has_main_web_app": False}
+        return {
+            **self.bot_user,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
     async def _m_getupdates(self, p: JSON) -> list[JSON]:
         """getUpdates"""
@@ -660,11 +802,10 @@ class FakeTelegramAPI:
         while True:
             event = self._poll_event
             if self._allowed_updates:
-                self._queue = [u for u in self._queue
-                               if any(k in u for k in self._allowed_updates)]
-            batch = (self._replays + self._queue)[:max(1, min(limit, 100))]
+                self._queue = [u for u in self._queue if any(k in u for k in self._allowed_updates)]
+            batch = (self._replays + self._queue)[: max(1, min(limit, 100))]
             if batch:
-                self._replays = self._replays[len(batch):]
+                self._replays = self._replays[len(batch) :]
                 return copy.deepcopy(batch)
             if gen != self._poll_gen or self.webhook_url:
                 raise ApiError(409, _DEFAULT_DESCRIPTIONS[409])
@@ -709,8 +850,11 @@ class FakeTelegramAPI:
             raise _bad("MESSAGE_TOO_LONG")
         # Like Telegram: an edit without reply_markup removes the inline keyboard.
         markup = _check_markup(p.get("reply_markup"))
-        if (visible, text, markup) == (msg["text"], self._raw_text.get(key),
-                                       msg.get("reply_markup")):
+        if (visible, text, markup) == (
+            msg["text"],
+            self._raw_text.get(key),
+            msg.get("reply_markup"),
+        ):
             raise ApiError(400, NOT_MODIFIED)
         msg["text"] = visible
         self._raw_text[key] = text
@@ -771,14 +915,18 @@ class FakeTelegramAPI:
 
     async def _m_getwebhookinfo(self, p: JSON) -> JSON:
         """getWebhookInfo"""
-        info: JSON = {"url": self.webhook_url or "", "has_custom_certificate": False,
-                      "pending_update_count": len(self._queue) + len(self._push_tasks),
-                      "max_connections": self.webhook_max_connections}
+        info: JSON = {
+            "url": self.webhook_url or "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._queue) + len(self._push_tasks),
+            "max_connections": self.webhook_max_connections,
+        }
         failed = [d for d in self.webhook_deliveries if not (d.status and d.status < 300)]
         if failed:
             info["last_error_date"] = int(failed[-1].time)
-            info["last_error_message"] = failed[-1].error or f"Wrong response from the webhook: " \
-                                                             f"{failed[-1].status}"
+            info["last_error_message"] = (
+                failed[-1].error or f"Wrong response from the webhook: {failed[-1].status}"
+            )
         return info
 
     async def _m_setmycommands(self, p: JSON) -> bool:
@@ -787,8 +935,9 @@ class FakeTelegramAPI:
         if not isinstance(commands, list):
             raise _bad("can't parse commands JSON object")
         for c in commands:
-            if not isinstance(c, dict) or not re.fullmatch(r"[a-z0-9_]{1,32}",
-                                                           str(c.get("command", ""))):
+            if not isinstance(c, dict) or not re.fullmatch(
+                r"[a-z0-9_]{1,32}", str(c.get("command", ""))
+            ):
                 raise _bad("BOT_COMMAND_INVALID")
             if not 1 <= len(str(c.get("description", ""))) <= 256:
                 raise _bad("command description must be non-empty")
@@ -810,8 +959,12 @@ class FakeTelegramAPI:
         if file_id not in self._files:
             raise _bad("invalid file_id")
         data, path = self._files[file_id]
-        return {"file_id": file_id, "file_unique_id": "u" + file_id, "file_size": len(data),
-                "file_path": path}
+        return {
+            "file_id": file_id,
+            "file_unique_id": "u" + file_id,
+            "file_size": len(data),
+            "file_path": path,
+        }
 
     # --- method helpers ---------------------------------------------------------------------
 
@@ -834,11 +987,17 @@ class FakeTelegramAPI:
             return {"id": chat_id, "type": "group", "title": "Test group"}
         return {"id": chat_id, "type": "private", "first_name": "Test"}
 
-    def _new_message(self, chat_id: int, content: JSON, *, raw: str | None,
-                     markup: JSON | None) -> JSON:
+    def _new_message(
+        self, chat_id: int, content: JSON, *, raw: str | None, markup: JSON | None
+    ) -> JSON:
         mid = self._new_mid(chat_id)
-        msg: JSON = {"message_id": mid, "from": dict(self.bot_user),
-                     "chat": self._chat_object(chat_id), "date": int(time.time()), **content}
+        msg: JSON = {
+            "message_id": mid,
+            "from": dict(self.bot_user),
+            "chat": self._chat_object(chat_id),
+            "date": int(time.time()),
+            **content,
+        }
         if markup is not None and "inline_keyboard" in markup:
             msg["reply_markup"] = markup  # Telegram echoes only inline keyboards
         self._messages[(chat_id, mid)] = msg
@@ -874,13 +1033,15 @@ class FakeTelegramAPI:
             ext = upload["filename"].rpartition(".")[2] if "." in upload["filename"] else "bin"
             self._files[file_id] = (data, f"{kind}s/file_{len(self._files)}.{ext}")
             upload["file_id"] = file_id
-            info: JSON = {"file_id": file_id, "file_name": upload["filename"],
-                          "file_size": len(data), "mime_type": upload["content_type"]}
-        elif isinstance(upload, str) and (upload in self._files or re.match(r"https?://",
-                                                                             upload)):
+            info: JSON = {
+                "file_id": file_id,
+                "file_name": upload["filename"],
+                "file_size": len(data),
+                "mime_type": upload["content_type"],
+            }
+        elif isinstance(upload, str) and (upload in self._files or re.match(r"https?://", upload)):
             size = len(self._files[upload][0]) if upload in self._files else 0
-            info = {"file_id": upload, "file_name": upload.rsplit("/", 1)[-1],
-                    "file_size": size}
+            info = {"file_id": upload, "file_name": upload.rsplit("/", 1)[-1], "file_size": size}
         else:
             raise _bad("wrong file identifier/HTTP URL specified")
         info["file_unique_id"] = "u" + info["file_id"]
@@ -892,9 +1053,10 @@ class FakeTelegramAPI:
                 raise _bad("message caption is too long")
             content["caption"] = visible
         if kind == "photo":
-            content["photo"] = [{k: v for k, v in info.items() if k not in ("file_name",
-                                                                             "mime_type")}
-                                | {"width": 1, "height": 1}]
+            content["photo"] = [
+                {k: v for k, v in info.items() if k not in ("file_name", "mime_type")}
+                | {"width": 1, "height": 1}
+            ]
         else:
             content["document"] = info
         markup = _check_markup(p.get("reply_markup"))
@@ -917,9 +1079,15 @@ class FakeTelegramAPI:
             sent = [r for r in sent if r["chat_id"] == int(request.query["chat_id"])]
         if "method" in request.query:
             sent = [r for r in sent if r["method"].lower() == request.query["method"].lower()]
-        return web.json_response({
-            "ok": True, "sent": sent, "rejected": self.rejected, "count_429": self.count_429,
-            "webhook_deliveries": [asdict(d) for d in self.webhook_deliveries]})
+        return web.json_response(
+            {
+                "ok": True,
+                "sent": sent,
+                "rejected": self.rejected,
+                "count_429": self.count_429,
+                "webhook_deliveries": [asdict(d) for d in self.webhook_deliveries],
+            }
+        )
 
     async def _ctl_inject(self, request: web.Request) -> web.Response:
         """Body: {chat_id, text, ...} | {chat_id, callback_data, message_id} | {update} |
@@ -931,18 +1099,31 @@ class FakeTelegramAPI:
         elif "update" in b:
             update = self.inject_raw(b["update"])
         elif "callback_data" in b:
-            update = self.inject_callback(int(b["chat_id"]), b["callback_data"],
-                                          int(b["message_id"]), user_id=b.get("user_id"))
+            update = self.inject_callback(
+                int(b["chat_id"]),
+                b["callback_data"],
+                int(b["message_id"]),
+                user_id=b.get("user_id"),
+            )
         else:
-            update = self.inject_message(int(b["chat_id"]), b["text"],
-                                         first_name=b.get("first_name", "Test"),
-                                         username=b.get("username"), user_id=b.get("user_id"))
+            update = self.inject_message(
+                int(b["chat_id"]),
+                b["text"],
+                first_name=b.get("first_name", "Test"),
+                username=b.get("username"),
+                user_id=b.get("user_id"),
+            )
         return web.json_response({"ok": True, "result": update})
 
     async def _ctl_fail(self, request: web.Request) -> web.Response:
         b = await request.json()
-        self.fail_next(b["method"], int(b.get("count", 1)), status=int(b.get("status", 429)),
-                       description=b.get("description"), retry_after=b.get("retry_after"))
+        self.fail_next(
+            b["method"],
+            int(b.get("count", 1)),
+            status=int(b.get("status", 429)),
+            description=b.get("description"),
+            retry_after=b.get("retry_after"),
+        )
         return web.json_response({"ok": True})
 
     async def _ctl_block(self, request: web.Request) -> web.Response:
@@ -997,8 +1178,11 @@ async def _read_params(request: web.Request, file_field: str | None) -> JSON:
         for name, value in (await request.post()).items():
             if isinstance(value, web.FileField):
                 data = value.file.read()
-                meta: JSON = {"filename": value.filename, "size": len(data),
-                              "content_type": value.content_type}
+                meta: JSON = {
+                    "filename": value.filename,
+                    "size": len(data),
+                    "content_type": value.content_type,
+                }
                 if name == file_field:  # e.g. a thumbnail keeps metadata only
                     meta["_bytes"] = data
                 raw[name] = meta

@@ -76,13 +76,12 @@ class Harness:
         """Store an update, process what is pending, send what was planned; return the replies
         that reached the update's own chat."""
         before = len(self.channel.sent)
-        await store(self.sessions, inc, update_key=update_key or f"u{next(self._ids)}",
-                    now=self.clock())
+        await store(
+            self.sessions, inc, update_key=update_key or f"u{next(self._ids)}", now=self.clock()
+        )
         await self.inbox.drain()
         await self.delivery.drain()
-        return [
-            s.reply for s in self.channel.sent[before:] if s.chat_id == inc.chat_id and s.reply
-        ]
+        return [s.reply for s in self.channel.sent[before:] if s.chat_id == inc.chat_id and s.reply]
 
     async def say(self, chat: str, text: str, *, name: str = "Người dùng") -> list[Reply]:
         return await self.deliver(
@@ -94,15 +93,23 @@ class Harness:
         reply = within or self.with_choice(chat, label)
         choice = next(c for c in reply.choices if label.casefold() in c.label.casefold())
         return await self.deliver(
-            Incoming(channel=CHANNEL, chat_id=chat, user_id=chat, choice=choice.data,
-                     ack_ref=f"ack-{next(self._ids)}")
+            Incoming(
+                channel=CHANNEL,
+                chat_id=chat,
+                user_id=chat,
+                choice=choice.data,
+                ack_ref=f"ack-{next(self._ids)}",
+            )
         )
 
     def with_choice(self, chat: str, label: str) -> Reply:
         for sent in reversed(self.channel.sent):
-            if sent.chat_id == chat and sent.reply is not None:
-                if any(label.casefold() in c.label.casefold() for c in sent.reply.choices):
-                    return sent.reply
+            if (
+                sent.chat_id == chat
+                and sent.reply is not None
+                and any(label.casefold() in c.label.casefold() for c in sent.reply.choices)
+            ):
+                return sent.reply
         raise AssertionError(f"no message to {chat} has a button {label!r}")
 
     def to(self, chat: str) -> list[Reply]:

@@ -51,7 +51,8 @@ def find_pg_bin(name: str) -> str:
     if found:
         return found
     candidates = glob.glob(f"/usr/lib/postgresql/*/bin/{name}") + glob.glob(
-        f"/usr/local/pgsql/bin/{name}")
+        f"/usr/local/pgsql/bin/{name}"
+    )
 
     def version(path: str) -> float:
         m = re.search(r"/postgresql/([0-9.]+)/", path)
@@ -62,7 +63,8 @@ def find_pg_bin(name: str) -> str:
         return max(candidates, key=version)
     raise RuntimeError(
         f"PostgreSQL program {name!r} not found on PATH nor in /usr/lib/postgresql/*/bin; "
-        "install the server (e.g. `apt-get install postgresql`) to run PostgreSQL tests")
+        "install the server (e.g. `apt-get install postgresql`) to run PostgreSQL tests"
+    )
 
 
 def _free_port() -> int:
@@ -135,8 +137,21 @@ class PostgresCluster:
                     pw = pwd.getpwnam(PG_USER)
                     for path in (self.base_dir, self.socket_dir):
                         os.chown(path, pw.pw_uid, pw.pw_gid)
-                self._run([initdb, "-D", str(self.data_dir), "-U", PG_USER, "-A", "trust",
-                           "-E", "UTF8", "--locale=C", "--no-sync"])
+                self._run(
+                    [
+                        initdb,
+                        "-D",
+                        str(self.data_dir),
+                        "-U",
+                        PG_USER,
+                        "-A",
+                        "trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C",
+                        "--no-sync",
+                    ]
+                )
                 self._start_watchdog(pg_ctl)
                 atexit.register(self.stop)
                 self._start_server(pg_ctl)
@@ -154,8 +169,18 @@ class PostgresCluster:
                 return
             if (self.data_dir / "postmaster.pid").exists():
                 with suppress(OSError, RuntimeError, subprocess.TimeoutExpired):
-                    self._run([find_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m",
-                               "immediate", "-w", "stop"], check=False)
+                    self._run(
+                        [
+                            find_pg_bin("pg_ctl"),
+                            "-D",
+                            str(self.data_dir),
+                            "-m",
+                            "immediate",
+                            "-w",
+                            "stop",
+                        ],
+                        check=False,
+                    )
             shutil.rmtree(base, ignore_errors=True)
             self.base_dir, self.port = None, 0
             if self._watchdog is not None:
@@ -168,8 +193,12 @@ class PostgresCluster:
     def __enter__(self) -> PostgresCluster:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     # --- databases -------------------------------------------------------------------------
@@ -234,12 +263,19 @@ class PostgresCluster:
     def _run(self, cmd: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "LC_ALL": "C", "LANG": "C"}
         env.pop("PGDATA", None)
-        proc = subprocess.run(self._as_pg(cmd), capture_output=True, text=True, env=env,
-                              stdin=subprocess.DEVNULL, timeout=self._start_timeout + 30,
-                              cwd="/")
+        proc = subprocess.run(
+            self._as_pg(cmd),
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=self._start_timeout + 30,
+            cwd="/",
+        )
         if check and proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n"
-                               f"{proc.stdout}\n{proc.stderr}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     @staticmethod
@@ -247,17 +283,31 @@ class PostgresCluster:
         try:
             pwd.getpwnam(PG_USER)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--user-group", "--no-create-home",
-                            "--shell", "/usr/sbin/nologin", PG_USER],
-                           check=True, capture_output=True)
+            subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    PG_USER,
+                ],
+                check=True,
+                capture_output=True,
+            )
 
     def _start_server(self, pg_ctl: str) -> None:
         settings = {
             "listen_addresses": "'127.0.0.1'",
             "unix_socket_directories": f"'{self.socket_dir}'",
-            "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
-            "max_connections": "200", "shared_buffers": "64MB",
-            "logging_collector": "off", "log_min_messages": "warning",
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "200",
+            "shared_buffers": "64MB",
+            "logging_collector": "off",
+            "log_min_messages": "warning",
         }
         # A free port can be taken between probing and binding: retry with another.
         for attempt in range(3):
@@ -265,23 +315,39 @@ class PostgresCluster:
             conf = "".join(f"{k} = {v}\n" for k, v in {**settings, "port": str(self.port)}.items())
             (self.data_dir / "postgresql.auto.conf").write_text(conf)
             self.log_file.unlink(missing_ok=True)
-            proc = self._run([pg_ctl, "-D", str(self.data_dir), "-l", str(self.log_file),
-                              "-w", "-t", str(int(self._start_timeout)), "start"], check=False)
+            proc = self._run(
+                [
+                    pg_ctl,
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    str(int(self._start_timeout)),
+                    "start",
+                ],
+                check=False,
+            )
             if proc.returncode == 0:
                 return
             log = self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
             if ("could not bind" not in log and "already in use" not in log) or attempt == 2:
                 self.port = 0
-                raise RuntimeError(f"PostgreSQL did not start ({proc.returncode}):\n"
-                                   f"{proc.stdout}{proc.stderr}\n--- server log ---\n{log}")
+                raise RuntimeError(
+                    f"PostgreSQL did not start ({proc.returncode}):\n"
+                    f"{proc.stdout}{proc.stderr}\n--- server log ---\n{log}"
+                )
 
     def _start_watchdog(self, pg_ctl: str) -> None:
         assert self.base_dir is not None
-        stop_cmd = self._as_pg([pg_ctl, "-D", str(self.data_dir), "-m", "immediate", "-w",
-                                "stop"])
+        stop_cmd = self._as_pg([pg_ctl, "-D", str(self.data_dir), "-m", "immediate", "-w", "stop"])
         # New session: a Ctrl-C aimed at the test run must not kill the watchdog first.
         self._watchdog = subprocess.Popen(
             [sys.executable, "-c", _WATCHDOG, str(self.base_dir), *stop_cmd],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True, close_fds=True)
-
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
