@@ -21,6 +21,7 @@ from bot.config import Config, ConfigError
 from handlers import texts
 from handlers.text import clean
 from models.db import create_engine, session_factory, upgrade, utcnow
+from models.roster import RosterError, import_roster
 
 EXAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
 
@@ -140,7 +141,6 @@ async def _demo_console(config: Config) -> None:
     """No token: import the example roster if needed and chat as one of its members."""
     from sqlalchemy import select
 
-    from models.roster import import_roster
     from models.tables import Member
 
     engine = create_engine(config.database_url)
@@ -205,13 +205,14 @@ def cmd_org_import(config: Config, args: argparse.Namespace) -> None:
     asyncio.run(_org_import(config, path))
 
 
-def _render_roster_errors(errors: Sequence[object]) -> str:
+def _render_roster_errors(errors: Sequence[RosterError]) -> str:
     lines = []
     for e in errors:
-        message = texts.ROSTER_ERRORS[e.code].format(value=e.value)  # type: ignore[attr-defined]
-        if e.row:  # type: ignore[attr-defined]
+        value = texts.ROSTER_FILE_REASONS.get(e.value, e.value)
+        message = texts.ROSTER_ERRORS[e.code].format(value=value)
+        if e.row:
             lines.append(
-                texts.ROSTER_ERROR_LINE.format(row=e.row, column=e.column, message=message)  # type: ignore[attr-defined]
+                texts.ROSTER_ERROR_LINE.format(row=e.row, column=e.column, message=message)
             )
         else:
             lines.append(texts.ROSTER_FILE_ERROR.format(message=message))

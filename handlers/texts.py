@@ -278,7 +278,7 @@ BTN_VIEW_JOIN = "Yêu cầu: {name}"
 
 # -- roster import (CLI) -----------------------------------------------------------------------
 ROSTER_ERRORS = {
-    "file_unreadable": "không đọc được tệp ({value})",
+    "file_unreadable": "không đọc được tệp: {value}",
     "missing_column": "thiếu cột «{value}»",
     "empty_file": "tệp không có dòng dữ liệu nào",
     "required": "bắt buộc phải có",
@@ -289,6 +289,15 @@ ROSTER_ERRORS = {
     "bad_phone": "«{value}» không phải số điện thoại Việt Nam (10 số, bắt đầu bằng 0)",
     "bad_unit": "đường dẫn đơn vị «{value}» không hợp lệ (các cấp ngăn cách bằng /)",
     "duplicate_row": "trùng họ tên «{value}» trong cùng đơn vị",
+}
+# Why a roster file could not be read (models.roster.FILE_REASONS has the same keys).
+ROSTER_FILE_REASONS = {
+    "not_found": "không có tệp này",
+    "io_error": "lỗi đọc đĩa",
+    "xls": "tệp .xls kiểu cũ; hãy lưu lại thành .xlsx trong Excel",
+    "bad_xlsx": "tệp .xlsx bị hỏng hoặc không phải bảng tính",
+    "not_utf8": "tệp .csv không phải UTF-8; trong Excel chọn «CSV UTF-8»",
+    "bad_csv": "tệp .csv sai định dạng",
 }
 ROSTER_ERROR_LINE = "Dòng {row}, cột «{column}»: {message}"
 ROSTER_FILE_ERROR = "Tệp: {message}"

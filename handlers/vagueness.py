@@ -25,10 +25,12 @@ STOCK_PHRASES = (
     "khong ngung hoc tap",
 )
 
-# Words that make a result checkable: a number, a frequency, a share.
+# What makes a result checkable: a number (in digits or words), a share, or a frequency.
+# Folding merges words ("hằng"/"hàng", "mỗi"/"mới"), so a unit alone ("hộ", "lần") is not enough.
 _MEASURE = re.compile(
-    r"\d|%|\b(mot|hai|ba|bon|nam|sau|bay|tam|chin|muoi|tram|nghin|ngan|moi|hang|"
-    r"ngay|tuan|thang|quy|lan|buoi|ho|nguoi|bai|cuon|tat ca|toan bo|dung han)\b"
+    r"\d|%|\b(mot|hai|ba|bon|tu|sau|bay|tam|chin|muoi|tram|nghin|ngan|trieu)\b"
+    r"|\b(hang|moi) (ngay|tuan|thang|quy|nam|ky|buoi|lan)\b"
+    r"|\b(tat ca|toan bo|day du|dung han|dung hen|khong con|khong de|khong co)\b"
 )
 
 _KINDS = (

@@ -166,6 +166,8 @@ def _records(path: Path) -> Iterator[tuple[int, list[str]]]:
         return _xlsx_records(path)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise _Unreadable("xls")  # the pre-2007 binary format: save as .xlsx
+    if path.suffix.lower() == ".xlsx":
+        raise _Unreadable("bad_xlsx")  # named a workbook but is not one: don't read it as text
     return _csv_records(data)
 
 

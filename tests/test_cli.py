@@ -1,0 +1,195 @@
+"""The command line as an operator uses it: real processes, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+THON2 = "Đảng bộ xã Hưng Bình/Chi bộ thôn 2"
+
+
+def run(
+    tmp_path: Path, *args: str, config: str | None = None, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    cfg = tmp_path / "config.toml"
+    if not cfg.exists() or config is not None:
+        cfg.write_text(
+            config
+            or f'[database]\nsqlite_path = "{tmp_path / "db.sqlite"}"\n'
+            '[telegram]\nusername = "hungbinh_bot"\n',
+            encoding="utf-8",
+        )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAMTHEO_", "TELEGRAM_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(cfg), *args],
+        cwd=ROOT,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["run", "--help"],
+        ["chat", "--help"],
+        ["db", "upgrade", "--help"],
+        ["org", "import", "--help"],
+        ["invite", "list", "--help"],
+        ["theme", "set", "--help"],
+    ],
+)
+def test_help(tmp_path: Path, args: list[str]) -> None:
+    done = run(tmp_path, *args)
+    assert done.returncode == 0
+    assert "usage: python -m bot" in done.stdout
+
+
+def test_bad_usage_exits_2(tmp_path: Path) -> None:
+    assert run(tmp_path).returncode == 2
+    assert run(tmp_path, "frobnicate").returncode == 2
+    assert run(tmp_path, "invite", "list").returncode == 2  # --unit is required
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ('[telegram]\nmode = "carrier-pigeon"\n', "[telegram] mode"),
+        ("[invites]\nvalid_days = -3\n", "[invites] valid_days"),
+        ('[limits]\nmax_item_chars = "nhiều"\n', "[limits] max_item_chars"),
+        ('[org]\ntimezone = "Mars/Olympus"\n', "[org] timezone"),
+        ("[telegram\n", "TOML"),
+    ],
+)
+def test_a_wrong_config_value_is_one_line_naming_the_key(
+    tmp_path: Path, config: str, key: str
+) -> None:
+    done = run(tmp_path, "db", "upgrade", config=config)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and "Traceback" not in done.stderr
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LAMTHEO_", "TELEGRAM_"))}
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "--config", str(tmp_path / "none.toml"), "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "none.toml" in done.stderr
+
+
+def test_import_invites_and_theme(tmp_path: Path) -> None:
+    assert run(tmp_path, "db", "upgrade").returncode == 0
+    done = run(tmp_path, "org", "import", "examples/roster.xlsx")
+    assert done.returncode == 0, done.stderr
+    assert "thêm 30" in done.stdout
+    again = run(tmp_path, "org", "import", "examples/roster.csv")
+    assert "thêm 0, cập nhật 0, giữ nguyên 30" in again.stdout
+
+    bad = run(tmp_path, "org", "import", "examples/roster_bad.csv")
+    assert bad.returncode == 1
+    assert "Dòng 3, cột «Vai trò»" in bad.stderr and "Không nhập gì" in bad.stderr
+    assert run(tmp_path, "org", "import", "nothing-here.csv").returncode == 1
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(b"not a workbook")
+    done = run(tmp_path, "org", "import", str(broken))
+    assert done.returncode == 1 and "Tệp: không đọc được tệp: tệp .xlsx bị hỏng" in done.stderr
+
+    listing = run(tmp_path, "invite", "list", "--unit", THON2)
+    assert listing.returncode == 0, listing.stderr
+    assert "Mã chi bộ" in listing.stdout and "https://t.me/hungbinh_bot?start=" in listing.stdout
+    code_line = next(line for line in listing.stdout.splitlines() if "Hoàng Văn Sơn" in line)
+    code = code_line.split()[3]
+    # listing again gives the same, still valid codes; --reissue replaces them
+    assert code in run(tmp_path, "invite", "list", "--unit", THON2).stdout
+    reissued = run(tmp_path, "invite", "list", "--unit", THON2, "--reissue")
+    assert reissued.returncode == 0 and code not in reissued.stdout
+    # a parent unit lists each chi bộ below it
+    both = run(tmp_path, "invite", "list", "--unit", "Đảng bộ xã Hưng Bình", "--format", "csv")
+    assert "Chi bộ Trường Tiểu học Hưng Bình" in both.stdout and THON2 in both.stdout
+    assert run(tmp_path, "invite", "list", "--unit", "Không có/Đơn vị").returncode == 1
+
+    theme = run(
+        tmp_path,
+        "theme",
+        "set",
+        "--unit",
+        "Đảng bộ xã Hưng Bình",
+        "--year",
+        "2026",
+        "--title",
+        "Tự lực, tự cường",
+        "--deadline",
+        "2026-03-31",
+    )
+    assert theme.returncode == 0 and "Tự lực, tự cường" in theme.stdout
+    bad_date = run(
+        tmp_path,
+        "theme",
+        "set",
+        "--unit",
+        THON2,
+        "--year",
+        "2026",
+        "--title",
+        "X",
+        "--deadline",
+        "31/3/2026",
+    )
+    assert bad_date.returncode == 1 and "YYYY-MM-DD" in bad_date.stderr
+    assert (
+        run(
+            tmp_path,
+            "theme",
+            "set",
+            "--unit",
+            THON2,
+            "--year",
+            "2026",
+            "--title",
+            "X",
+            "--until-year",
+            "2025",
+        ).returncode
+        == 1
+    )
+
+
+def test_chat_as_a_member_and_with_a_code(tmp_path: Path) -> None:
+    assert run(tmp_path, "org", "import", "examples/roster.csv").returncode == 0
+    done = run(tmp_path, "chat", "--member", "tran van thang", stdin="/chibo\n:thoat\n")
+    assert done.returncode == 0, done.stderr
+    assert "Trần Văn Thắng" in done.stdout and "Đã đăng ký: 0/14" in done.stdout
+    code_line = next(
+        line
+        for line in run(tmp_path, "invite", "list", "--unit", THON2).stdout.splitlines()
+        if "Lê Văn Đức" in line
+    )
+    code = code_line.split()[3]
+    done = run(tmp_path, "chat", "--code", code, stdin="/dangky\n2\n")
+    assert "Chào đồng chí Lê Văn Đức" in done.stdout
+    assert "Bước 1/5" in done.stdout and "  2. Quy định 144-QĐ/TW" in done.stdout
+    assert "Đã chọn:\n• Quy định 144-QĐ/TW" in done.stdout  # "2" chose the second line
+    unknown = run(tmp_path, "chat", "--member", "Không Ai Cả", stdin="")
+    assert unknown.returncode == 1
+
+
+def test_run_without_a_token_opens_the_console_on_the_example_chi_bo(tmp_path: Path) -> None:
+    done = run(tmp_path, "run", stdin="/trogiup\n:thoat\n")
+    assert done.returncode == 0, done.stderr
+    assert "Chưa có TELEGRAM_BOT_TOKEN" in done.stdout
+    assert "/dangky" in done.stdout and "Tạm biệt." in done.stdout

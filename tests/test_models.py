@@ -1,0 +1,70 @@
+"""Model operations that the flows rely on, on both databases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from models import invites
+from models.orgs import ensure_unit, find_unit, full_name, subtree
+from models.themes import set_theme, theme_for
+
+NOW = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
+
+
+async def test_themes_are_inherited_from_the_nearest_ancestor(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as s, s.begin():
+        province = await ensure_unit(s, "Tỉnh ủy A", NOW)
+        commune = await ensure_unit(s, "Tỉnh ủy A/Đảng bộ xã B", NOW)
+        cell = await ensure_unit(s, "Tỉnh ủy A/Đảng bộ xã B/Chi bộ 1", NOW)
+        other = await ensure_unit(s, "Tỉnh ủy A/Đảng bộ xã C/Chi bộ 9", NOW)
+        assert cell.kind == "chi_bo" and commune.kind == "dang_bo"
+        assert await full_name(s, cell) == "Tỉnh ủy A/Đảng bộ xã B/Chi bộ 1"
+        assert await theme_for(s, cell, 2026) is None
+        await set_theme(s, province, year=2026, until_year=2027, title="Toàn tỉnh", now=NOW)
+        await set_theme(s, commune, year=2026, title="Riêng xã B", now=NOW)
+        theme = await theme_for(s, cell, 2026)
+        assert theme is not None and theme.title == "Riêng xã B"
+        theme = await theme_for(s, other, 2026)
+        assert theme is not None and theme.title == "Toàn tỉnh"
+        theme = await theme_for(s, cell, 2027)  # the province's theme spans two years
+        assert theme is not None and theme.title == "Toàn tỉnh"
+        assert await theme_for(s, cell, 2028) is None
+        # setting it again updates rather than duplicates
+        await set_theme(s, commune, year=2026, title="Riêng xã B (sửa)", now=NOW)
+        theme = await theme_for(s, cell, 2026)
+        assert theme is not None and theme.title == "Riêng xã B (sửa)"
+        names = [u.name for u in await subtree(s, commune)]
+        assert names == ["Đảng bộ xã B", "Chi bộ 1"]
+        assert await find_unit(s, "Tỉnh ủy A / Đảng bộ xã B ") is not None
+        assert await find_unit(s, "Đảng bộ xã B") is None  # paths start at the root
+
+
+async def test_invites_are_reused_until_expiry_and_lockout_window(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as s, s.begin():
+        unit = await ensure_unit(s, "X/Chi bộ Y", NOW)
+        first = await invites.issue(s, unit, None, NOW, days=30)
+        assert (
+            await invites.issue(s, unit, None, NOW + timedelta(days=29), days=30)
+        ).id == first.id
+        later = await invites.issue(s, unit, None, NOW + timedelta(days=31), days=30)
+        assert later.id != first.id
+        reissued = await invites.issue(
+            s, unit, None, NOW + timedelta(days=31), days=30, reissue=True
+        )
+        await s.refresh(later)
+        assert reissued.id != later.id and later.revoked_at is not None
+        window, lockout = timedelta(minutes=10), timedelta(minutes=30)
+        for minute in range(4):
+            await invites.record_failure(s, "t", "c", NOW + timedelta(minutes=minute))
+        kw = {"attempts": 5, "window": window, "lockout": lockout}
+        assert await invites.locked_until(s, "t", "c", NOW + timedelta(minutes=4), **kw) is None
+        await invites.record_failure(s, "t", "c", NOW + timedelta(minutes=4))
+        until = await invites.locked_until(s, "t", "c", NOW + timedelta(minutes=5), **kw)
+        assert until == NOW + timedelta(minutes=34)
+        assert await invites.locked_until(s, "t", "c", NOW + timedelta(minutes=35), **kw) is None
