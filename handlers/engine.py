@@ -243,8 +243,9 @@ async def dispatch(ctx: Ctx) -> None:
     if inc.choice is not None:
         await _on_choice(ctx, inc.choice)
         return
-    if not text:
+    if not text:  # a sticker, a photo without caption, only invisible characters
         ctx.reply(texts.EMPTY_MESSAGE)
+        await _reprompt(ctx)
         return
     cmd = parse_command(text)
     if cmd is not None:

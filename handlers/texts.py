@@ -6,7 +6,9 @@ channels without formatting strip it. Formal register throughout: "đồng chí"
 """
 
 # -- general ---------------------------------------------------------------------------------
-EMPTY_MESSAGE = "Tin nhắn trống. Đồng chí gõ /trogiup để xem các việc có thể làm."
+EMPTY_MESSAGE = (
+    "Tôi chỉ đọc được tin nhắn bằng chữ. Đồng chí gõ /trogiup để xem các việc có thể làm."
+)
 NOT_UNDERSTOOD = "Xin lỗi, tôi chưa hiểu ý đồng chí. Gõ /trogiup để xem các việc có thể làm."
 UNKNOWN_COMMAND = "Không có lệnh này. Gõ /trogiup để xem các lệnh."
 NOT_LINKED = (

@@ -516,3 +516,28 @@ async def test_year_switches_in_december(sessions: async_sessionmaker[AsyncSessi
     w.h.settings = Settings(next_year_from_month=13)
     w.h.restart()
     assert "năm 2026" in text_of(await w.h.say("m", "/trogiup"))
+
+
+async def test_secretary_returning_a_pledge_mid_own_flow_resumes_their_draft(world: World) -> None:
+    h = world.h
+    await link(world, "sec", "Trần Văn Thắng")
+    await link(world, "m", "Hoàng Văn Sơn")
+    await register(world, "m", items=[CONCRETE])
+    await h.say("sec", "/dangky")
+    await h.press("sec", "Quy định 144")
+    await h.press("sec", "Tiếp tục")
+    await h.say("sec", "Chưa sâu sát cơ sở")
+    await h.press("sec", "Trả lại")
+    replies = await h.say("sec", "Cần ghi rõ số hộ và thời hạn")
+    text = text_of(replies)
+    assert "Đã trả lại" in text and "đang làm dở" in text and "hạn chế 2" in text
+    assert "Chưa sâu sát cơ sở" in text
+    assert "Cần ghi rõ số hộ" in h.last("m").text
+
+
+async def test_a_message_without_text_gets_a_clear_answer_and_the_step_again(world: World) -> None:
+    h = world.h
+    await link(world, "m", "Hoàng Văn Sơn")
+    await h.say("m", "/dangky")
+    replies = await h.say("m", "\u200b")  # e.g. a sticker: no text at all
+    assert texts.EMPTY_MESSAGE in text_of(replies) and "Bước 1/5" in text_of(replies)

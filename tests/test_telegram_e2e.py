@@ -351,3 +351,21 @@ async def test_long_reply_is_split_and_blocked_user_is_unreachable(
 
 def test_command_menu_is_in_vietnamese() -> None:
     assert all(len(name) <= 32 and description for name, description in texts.COMMAND_MENU)
+
+
+async def test_flood_limit_and_server_errors_are_retried_until_delivered(
+    db_url: str, fake: FakeTelegramAPI, start_app: Any
+) -> None:
+    assert cli(db_url, "org", "import", "examples/roster.csv").returncode == 0
+    codes, _ = invite_codes(db_url)
+    app = await start_app("polling")
+    try:
+        member = User(fake, MEMBER, "Sơn")
+        fake.fail_next("sendMessage", 1, status=429, retry_after=1)
+        fake.fail_next("sendMessage", 1, status=500)
+        await member.say(codes["Hoàng Văn Sơn"], "Chào đồng chí")
+        assert fake.count_429 >= 1
+        greetings = [r for r in member.messages() if "Chào đồng chí" in member.text(r)]
+        assert len(greetings) == 1  # delivered once, despite the failures
+    finally:
+        await app.stop()
