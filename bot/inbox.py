@@ -6,8 +6,6 @@ arrival order, one at a time, so each chat sees its own updates in order.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -16,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.worker import Worker
 from handlers.core import plan_error_reply, process
 from handlers.messages import Incoming
 from handlers.settings import Settings
@@ -50,8 +49,8 @@ async def store(
         return bool(getattr(result, "rowcount", 0))
 
 
-class InboxWorker:
-    """Processes stored updates; woken by kick() after a store, and polls as a fallback."""
+class InboxWorker(Worker):
+    """Processes stored updates; kicked after a store, polling as a fallback."""
 
     def __init__(
         self,
@@ -61,19 +60,9 @@ class InboxWorker:
         on_planned: Callable[[], None],
         poll_interval: float = 1.0,
     ) -> None:
+        super().__init__(poll_interval)
         self.sessions, self.settings, self.clock = sessions, settings, clock
-        self.on_planned, self.poll_interval = on_planned, poll_interval
-        self._wake = asyncio.Event()
-
-    def kick(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            if await self.drain() == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+        self.on_planned = on_planned
 
     async def drain(self, batch: int = 100) -> int:
         """Process what is pending now; returns how many updates were handled."""

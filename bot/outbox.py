@@ -7,7 +7,6 @@ until that row is sent or given up, so a conversation never arrives out of order
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Channel, DeliveryError
+from bot.worker import Worker
 from models.tables import Delivery
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def backoff(attempts: int) -> float:
     return float(min(2**attempts, 600))
 
 
-class DeliveryWorker:
+class DeliveryWorker(Worker):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -36,20 +36,9 @@ class DeliveryWorker:
         poll_interval: float = 1.0,
         concurrency: int = 16,
     ) -> None:
+        super().__init__(poll_interval)
         self.sessions, self.channels, self.clock = sessions, channels, clock
-        self.poll_interval = poll_interval
-        self._wake = asyncio.Event()
         self._limit = asyncio.Semaphore(concurrency)
-
-    def kick(self) -> None:
-        self._wake.set()
-
-    async def run(self) -> None:
-        while True:
-            self._wake.clear()
-            if await self.drain() == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
     async def drain(self, batch: int = 500) -> int:
         """Send what is due now on the channels this process runs; returns rows attempted."""

@@ -67,9 +67,7 @@ async def link(w: World, chat: str, name: str) -> None:
 async def register(w: World, chat: str, *, items: list[tuple[str, str, str]]) -> None:
     """Go through /dangky with concrete items (action, result, typed deadline) and submit."""
     h = w.h
-    await h.say(chat, "/dangky")
-    await h.press(chat, "Quy định 144")
-    await h.press(chat, "Tiếp tục")
+    await to_shortcomings(w, chat)
     await h.say(chat, "Còn ngại phát biểu ý kiến trong sinh hoạt chi bộ")
     await h.press(chat, "Xong")
     for n, (action, result, deadline) in enumerate(items):
@@ -82,6 +80,13 @@ async def register(w: World, chat: str, *, items: list[tuple[str, str, str]]) ->
     await h.press(chat, "Không chọn")
     replies = await h.press(chat, "Gửi bản đăng ký")
     assert "chờ duyệt" in text_of(replies)
+
+
+async def to_shortcomings(w: World, chat: str) -> None:
+    """/dangky, choose one study content, and continue: the member is at step 2."""
+    await w.h.say(chat, "/dangky")
+    await w.h.press(chat, "Quy định 144")
+    await w.h.press(chat, "Tiếp tục")
 
 
 CONCRETE = ("Vận động các hộ trong xóm phân loại rác tại nguồn", "5 hộ tham gia", "tháng 9")
@@ -332,9 +337,7 @@ async def test_a_secretary_cannot_approve_their_own_pledge(world: World) -> None
 async def test_restart_mid_flow_continues_where_the_member_was(world: World) -> None:
     h = world.h
     await link(world, "m", "Hoàng Văn Sơn")
-    await h.say("m", "/dangky")
-    await h.press("m", "Quy định 144")
-    await h.press("m", "Tiếp tục")
+    await to_shortcomings(world, "m")
     await h.say("m", "Còn ngại phát biểu")
     h.restart()  # new workers; nothing in memory survives
     replies = await h.say("m", "Chưa đọc sách thường xuyên")
@@ -378,9 +381,7 @@ async def test_the_same_update_delivered_twice_has_one_effect(world: World) -> N
 async def test_over_long_text_is_refused_and_nothing_is_saved(world: World) -> None:
     h = world.h
     await link(world, "m", "Hoàng Văn Sơn")
-    await h.say("m", "/dangky")
-    await h.press("m", "Quy định 144")
-    await h.press("m", "Tiếp tục")
+    await to_shortcomings(world, "m")
     replies = await h.say("m", "x " * 300)  # 600 characters > 500 for an item
     text = text_of(replies)
     assert "quá dài" in text and "tối đa 500" in text and "hạn chế 1" in text
@@ -423,9 +424,7 @@ async def test_nfd_input_equals_nfc(world: World) -> None:
 async def test_cancel_at_any_step_leaves_nothing_half_saved(world: World) -> None:
     h = world.h
     await link(world, "m", "Hoàng Văn Sơn")
-    await h.say("m", "/dangky")
-    await h.press("m", "Quy định 144")
-    await h.press("m", "Tiếp tục")
+    await to_shortcomings(world, "m")
     await h.say("m", "Còn ngại phát biểu")
     assert texts.CANCELLED in text_of(await h.say("m", "Hủy"))
     async with h.sessions() as s:
@@ -473,9 +472,7 @@ async def test_secretary_overview_lists_pending_and_missing(world: World) -> Non
 async def test_deadline_typed_in_words_and_dates(world: World) -> None:
     h = world.h
     await link(world, "m", "Phạm Thị Hồng")
-    await h.say("m", "/dangky")
-    await h.press("m", "Quy định 144")
-    await h.press("m", "Tiếp tục")
+    await to_shortcomings(world, "m")
     await h.say("m", "Chưa đổi mới phương pháp dạy")
     await h.press("m", "Xong")
     await h.say("m", "Phụ đạo học sinh yếu lớp 3A")
@@ -523,9 +520,7 @@ async def test_secretary_returning_a_pledge_mid_own_flow_resumes_their_draft(wor
     await link(world, "sec", "Trần Văn Thắng")
     await link(world, "m", "Hoàng Văn Sơn")
     await register(world, "m", items=[CONCRETE])
-    await h.say("sec", "/dangky")
-    await h.press("sec", "Quy định 144")
-    await h.press("sec", "Tiếp tục")
+    await to_shortcomings(world, "sec")
     await h.say("sec", "Chưa sâu sát cơ sở")
     await h.press("sec", "Trả lại")
     replies = await h.say("sec", "Cần ghi rõ số hộ và thời hạn")
