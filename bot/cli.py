@@ -24,6 +24,7 @@ from models.db import create_engine, session_factory, upgrade, utcnow
 from models.roster import RosterError, import_roster
 
 EXAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
+EXAMPLE_UNIT = "Đảng bộ xã Hưng Bình/Chi bộ thôn 2"
 
 
 class UserError(Exception):
@@ -138,28 +139,38 @@ async def _run_bot(config: Config) -> None:
 
 
 async def _demo_console(config: Config) -> None:
-    """No token: import the example roster if needed and chat as one of its members."""
-    from sqlalchemy import select
+    """No token: chat as a member of the example chi bộ. The example roster is imported only
+    into an empty database, so a real roster never gets invented members mixed in."""
+    from sqlalchemy import func, select
 
+    from models.orgs import find_unit
     from models.tables import Member
 
     engine = create_engine(config.database_url)
     sessions = session_factory(engine)
-    async with sessions() as session, session.begin():
-        report = await import_roster(session, EXAMPLE_ROSTER, utcnow())
-        if report.errors:
-            raise UserError(_render_roster_errors(report.errors))
-        member = (
-            await session.scalars(
-                select(Member)
-                .where(Member.party_role == "member", Member.exempt.is_(False))
-                .order_by(Member.id)
-            )
-        ).first()
-    await engine.dispose()
-    assert member is not None
+    try:
+        async with sessions() as session, session.begin():
+            if not await session.scalar(select(func.count()).select_from(Member)):
+                report = await import_roster(session, EXAMPLE_ROSTER, utcnow())
+                if report.errors:
+                    raise UserError(_render_roster_errors(report.errors))
+            unit = await find_unit(session, EXAMPLE_UNIT)
+            member = None
+            if unit is not None:
+                member = (
+                    await session.scalars(
+                        select(Member)
+                        .where(Member.unit_id == unit.id, Member.party_role == "member")
+                        .where(Member.exempt.is_(False))
+                        .order_by(Member.id)
+                    )
+                ).first()
+    finally:
+        await engine.dispose()
+    if member is None:
+        raise UserError(texts.CLI_NO_TOKEN_REAL_DATA)
     print(texts.CONSOLE_NO_TOKEN.format(unit=member.unit.name))
-    await _chat(config, member=member.full_name, unit=None, code=None)
+    await _chat(config, member=member.full_name, unit=EXAMPLE_UNIT, code=None)
 
 
 def cmd_chat(config: Config, args: argparse.Namespace) -> None:

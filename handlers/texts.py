@@ -381,4 +381,8 @@ CLI_INVITE_NO_USERNAME = (
     "đảng viên gửi mã cho bot là được.)"
 )
 CLI_INVITE_NONE = "Đơn vị này chưa có đảng viên nào; hãy nhập danh sách trước (org import)."
+CLI_NO_TOKEN_REAL_DATA = (
+    "Chưa có TELEGRAM_BOT_TOKEN nên bot chưa kết nối Telegram. Cơ sở dữ liệu đã có danh sách "
+    'thật, nên không nạp chi bộ mẫu; để thử, dùng: python -m bot chat --member "Họ và tên".'
+)
 CLI_RUNNING = "lamtheo đang chạy trên Telegram (@{username}, chế độ {mode}). Nhấn Ctrl+C để dừng."

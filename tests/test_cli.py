@@ -193,3 +193,19 @@ def test_run_without_a_token_opens_the_console_on_the_example_chi_bo(tmp_path: P
     assert done.returncode == 0, done.stderr
     assert "Chưa có TELEGRAM_BOT_TOKEN" in done.stdout
     assert "/dangky" in done.stdout and "Tạm biệt." in done.stdout
+    again = run(tmp_path, "run", stdin=":thoat\n")  # the example is not imported twice
+    assert again.returncode == 0 and "Chưa có TELEGRAM_BOT_TOKEN" in again.stdout
+
+
+def test_run_without_a_token_never_mixes_the_example_into_a_real_roster(tmp_path: Path) -> None:
+    real = tmp_path / "real.csv"
+    real.write_text(
+        "Đơn vị,Họ và tên,Chức vụ,Vai trò,Loại,Miễn sinh hoạt\n"
+        "Đảng bộ phường X/Chi bộ khu phố 1,Lý Văn Thật,Tổ trưởng,Bí thư,Chính thức,Không\n",
+        encoding="utf-8",
+    )
+    assert run(tmp_path, "org", "import", str(real)).returncode == 0
+    done = run(tmp_path, "run", stdin=":thoat\n")
+    assert done.returncode == 1 and "không nạp chi bộ mẫu" in done.stderr
+    listing = run(tmp_path, "invite", "list", "--unit", "Đảng bộ xã Hưng Bình")
+    assert listing.returncode == 1  # the example units were not created
