@@ -15,6 +15,7 @@ from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
 from bot.config import Config
 from bot.outbox import DeliveryWorker
+from bot.scheduler import Scheduler
 from handlers.messages import Incoming
 from models.db import create_engine, session_factory, utcnow
 
@@ -33,6 +34,9 @@ class App:
             self.channels[self.telegram.name] = self.telegram
         self.delivery = DeliveryWorker(self.sessions, self.channels, clock)
         self.inbox = inbox.InboxWorker(
+            self.sessions, config.settings, clock, on_planned=self.delivery.kick
+        )
+        self.scheduler = Scheduler(
             self.sessions, config.settings, clock, on_planned=self.delivery.kick
         )
         self._tasks: list[asyncio.Task[None]] = []
@@ -54,6 +58,7 @@ class App:
                 self._spawn(self.telegram.poll(self.store, self.inbox.kick))
         self._spawn(self.inbox.run())
         self._spawn(self.delivery.run())
+        self.scheduler.start()
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
@@ -74,6 +79,7 @@ class App:
         log.info("webhook server on %s:%s", self.config.host, self.config.port)
 
     async def stop(self) -> None:
+        self.scheduler.stop()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("--format", choices=("text", "csv"), default="text")
     lst.set_defaults(handler=cmd_invite_list)
 
+    rem = sub.add_parser("reminders", help="nhắc việc").add_subparsers(metavar="VIỆC")
+    plan = rem.add_parser("plan", help="lên lịch những tin đến hạn (chạy lại không gửi trùng)")
+    plan.add_argument("--now", help="thời điểm ISO-8601 (mặc định: bây giờ)")
+    plan.set_defaults(handler=cmd_reminders_plan)
+
     theme = sub.add_parser("theme", help="chuyên đề năm").add_subparsers(metavar="VIỆC")
     tset = theme.add_parser("set", help="công bố (hoặc sửa) chuyên đề năm cho một đơn vị")
     tset.add_argument("--unit", required=True)
@@ -399,3 +404,38 @@ async def _theme_set(config: Config, args: argparse.Namespace, deadline: date | 
             )
     finally:
         await engine.dispose()
+
+
+def cmd_reminders_plan(config: Config, args: argparse.Namespace) -> None:
+    from datetime import UTC, datetime
+
+    now = utcnow()
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            raise UserError(texts.CLI_BAD_NOW) from None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=ZoneInfo(config.settings.timezone))
+        now = now.astimezone(UTC)
+    _migrate(config)
+    asyncio.run(_reminders_plan(config, now))
+
+
+async def _reminders_plan(config: Config, now: object) -> None:
+    from datetime import datetime
+
+    from bot.scheduler import tick
+
+    assert isinstance(now, datetime)
+    engine = create_engine(config.database_url)
+    try:
+        planned = await tick(session_factory(engine), config.settings, now)
+    finally:
+        await engine.dispose()
+    if not planned:
+        print(texts.CLI_NOTHING_PLANNED.format(now=now.isoformat()))
+        return
+    print(texts.CLI_PLANNED.format(n=sum(planned.values())))
+    for kind, n in sorted(planned.items()):
+        print(texts.CLI_PLANNED_LINE.format(kind=kind, n=n))

@@ -1,30 +1,114 @@
-"""The delivery worker: sends planned deliveries in order per chat, retrying what can be retried.
+"""The delivery worker: sends the outbox (the deliveries table) within each channel's limits.
 
-Rows are sent oldest first. A chat whose earlier row is waiting for a retry gets nothing newer
-until that row is sent or given up, so a conversation never arrives out of order.
+```mermaid
+stateDiagram-v2
+    [*] --> pending: planned with the step that caused it
+    pending --> sending: claimed (own transaction, just before the send)
+    sending --> sent
+    sending --> pending: transient error, retry later (retry_after, or backoff with jitter)
+    sending --> failed: permanent error, too many attempts, or a failed ack
+    sending --> unreachable: blocked by the person / chat gone
+    sending --> unknown: the worker died mid-send (lease expired); never resent
+```
+
+- **Order per chat.** A row is claimed only when every earlier row of its chat is settled
+  (sent, failed, unreachable, unknown). A chat whose earlier row waits for a retry, or is being
+  sent by another worker, gets nothing newer meanwhile. Due work is selected as "due rows with no
+  unsettled earlier row in their chat", so rows waiting for a retry never hide newer due rows of
+  other chats.
+- **Limits.** At most `max_in_flight` sends at once; consecutive messages to one chat at least
+  `per_chat_interval` seconds apart (Telegram: about one per second per chat; the first goes at
+  once; acks of button presses are not paced). The channel paces the overall rate (Telegram:
+  PTB's AIORateLimiter, ~30/s). The per-chat pacing is per worker process.
+- **Claiming.** pending → sending with `claimed_by` (a uuid per worker) and `claimed_at`, in a
+  transaction of its own, then the send, then the outcome in another. On PostgreSQL the claim
+  locks the row with `FOR UPDATE SKIP LOCKED`, so several processes can drain one outbox and no
+  row is sent twice; on SQLite one process drains and a conditional UPDATE is the claim.
+- **Crashes.** A row in "sending" whose claim is older than `lease_seconds` and not this
+  worker's becomes "unknown" (checked at start and periodically): the platform may or may not
+  have it, and a message is never sent twice. A worker that is stopped (cancelled) finishes the
+  sends it has started and records them first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import random
+import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, CursorResult, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from bot.channels.base import Channel, DeliveryError
 from bot.worker import Worker
+from handlers import texts
+from handlers.text import number_vi
 from models.tables import Delivery
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+STATUSES = ("pending", "sending", "sent", "failed", "unreachable", "unknown")
+UNSETTLED = ("pending", "sending")
+MAX_ATTEMPTS = 10
+BACKOFF_BASE = 1.0  # seconds before the first retry (before jitter)
+BACKOFF_CAP = 600.0
+STOP_GRACE = 10.0  # seconds a stopping worker gives the sends it started to finish
+
+Chat = tuple[str, str]
 
 
-def backoff(attempts: int) -> float:
-    return float(min(2**attempts, 600))
+def backoff(
+    attempts: int,
+    rng: random.Random | None = None,
+    *,
+    base: float = BACKOFF_BASE,
+    cap: float = BACKOFF_CAP,
+) -> float:
+    """Seconds to wait after the `attempts`-th failed try: doubling from `base`, capped, with
+    "equal jitter" (half fixed, half random) so rows that failed together do not retry together."""
+    ceiling = min(cap, base * 2.0 ** min(max(attempts - 1, 0), 62))
+    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+
+@dataclass(frozen=True)
+class _Due:
+    id: int
+    channel: str
+    chat_id: str
+    kind: str
+
+    @property
+    def chat(self) -> Chat:
+        return (self.channel, self.chat_id)
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    channel: str
+    chat_id: str
+    kind: str
+    payload: dict[str, Any]
+    attempts: int  # including this one
+
+
+def _settled_before(row: Any) -> ColumnElement[bool]:
+    """No earlier row of `row`'s chat is still pending or being sent."""
+    earlier = aliased(Delivery, name="earlier")
+    return ~exists().where(
+        earlier.channel == row.channel,
+        earlier.chat_id == row.chat_id,
+        earlier.id < row.id,
+        earlier.status.in_(UNSETTLED),
+    )
 
 
 class DeliveryWorker(Worker):
@@ -34,72 +118,318 @@ class DeliveryWorker(Worker):
         channels: dict[str, Channel],
         clock: Callable[[], datetime],
         poll_interval: float = 1.0,
-        concurrency: int = 16,
+        *,
+        max_in_flight: int = 30,
+        per_chat_interval: float = 1.0,
+        lease_seconds: float = 60.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        batch: int = 500,
+        rng: random.Random | None = None,
     ) -> None:
         super().__init__(poll_interval)
         self.sessions, self.channels, self.clock = sessions, channels, clock
-        self._limit = asyncio.Semaphore(concurrency)
+        self.worker_id = uuid.uuid4().hex
+        self.max_in_flight = max_in_flight
+        self.per_chat_interval = per_chat_interval
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.batch = batch
+        self.rng = rng or random.Random()
+        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._last_send: dict[Chat, float] = {}  # time.monotonic() when a send to it finished
+        self._next_recovery = 0.0  # time.monotonic(); 0: at the first drain
 
-    async def drain(self, batch: int = 500) -> int:
-        """Send what is due now on the channels this process runs; returns rows attempted."""
-        now = self.clock()
-        async with self.sessions() as session:
-            rows = list(
-                await session.scalars(
-                    select(Delivery)
-                    .where(Delivery.status == "pending", Delivery.channel.in_(self.channels))
-                    .order_by(Delivery.id)
-                    .limit(batch)
+    # -- the loop --------------------------------------------------------------------------
+    async def drain(self) -> int:
+        """Send what is due now, in order per chat and within the limits; returns how many rows
+        were attempted. Rows that fall due meanwhile are sent too; rows rescheduled for later
+        are left for a later drain."""
+        await self._recover_if_due()
+        attempted = 0
+        active: dict[Chat, asyncio.Task[int]] = {}
+        wake: asyncio.Task[Any] | None = None
+        try:
+            while True:
+                for row in await self._due_heads(self.batch + len(active)):
+                    if row.chat not in active and len(active) < self.batch:
+                        active[row.chat] = asyncio.create_task(self._drain_chat(row))
+                if not active:
+                    return attempted
+                if wake is None or wake.done():
+                    self._wake.clear()
+                    wake = asyncio.create_task(self._wake.wait())
+                # Until a chat is done, new work is kicked, or a poll: then look for more.
+                await asyncio.wait(
+                    [*active.values(), wake],
+                    timeout=self.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
+                for chat, task in list(active.items()):
+                    if task.done():
+                        del active[chat]
+                        attempted += task.result()
+                await self._recover_if_due()
+        finally:
+            if wake is not None:
+                wake.cancel()
+            for task in active.values():
+                task.cancel()  # a send already started is finished and recorded (_attempt)
+            await asyncio.gather(*active.values(), return_exceptions=True)
+
+    async def _drain_chat(self, row: _Due | None) -> int:
+        """One chat's due rows, one at a time and in id order; stops at a row that must wait."""
+        attempted = 0
+        while row is not None:
+            await self._pace(row)
+            settled = await self._attempt(row)
+            if settled is None:  # not ours: claimed by another worker, or no longer due
+                return attempted
+            attempted += 1
+            if not settled:  # waits for a retry: nothing newer for this chat meanwhile
+                return attempted
+            row = await self._next_due(row)
+        return attempted
+
+    async def _pace(self, row: _Due) -> None:
+        if self.per_chat_interval <= 0 or row.kind == "ack":
+            return
+        last = self._last_send.get(row.chat)
+        if last is not None:
+            wait = last + self.per_chat_interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+
+    def _sent_to(self, row: _Due) -> None:
+        if self.per_chat_interval <= 0 or row.kind == "ack":
+            return
+        now = time.monotonic()
+        if len(self._last_send) >= 10_000:  # forget chats that no longer need pacing
+            horizon = now - self.per_chat_interval
+            self._last_send = {c: t for c, t in self._last_send.items() if t > horizon}
+        self._last_send[row.chat] = now
+
+    # -- selecting -------------------------------------------------------------------------
+    async def _due_heads(self, limit: int) -> list[_Due]:
+        """Due rows with nothing unsettled before them in their chat: each chat's next row."""
+        stmt = (
+            select(Delivery.id, Delivery.channel, Delivery.chat_id, Delivery.kind)
+            .where(
+                Delivery.status == "pending",
+                Delivery.next_attempt_at <= self.clock(),
+                Delivery.channel.in_(self.channels),
+                _settled_before(Delivery),
             )
-        queues: dict[tuple[str, str], list[Delivery]] = {}
-        blocked: set[tuple[str, str]] = set()
-        for row in rows:
-            chat = (row.channel, row.chat_id)
-            if chat in blocked:
-                continue
-            if row.next_attempt_at > now:
-                blocked.add(chat)  # an earlier row waits: keep the order
-                continue
-            queues.setdefault(chat, []).append(row)
-        await asyncio.gather(*(self._send_chat(q) for q in queues.values()))
-        return sum(len(q) for q in queues.values())
+            .order_by(Delivery.id)
+            .limit(limit)
+        )
+        async with self.sessions() as session:
+            return [_Due(*r) for r in await session.execute(stmt)]
 
-    async def _send_chat(self, rows: list[Delivery]) -> None:
-        async with self._limit:
-            for row in rows:
-                if not await self._send(row):
-                    return  # later rows of this chat wait for this one
+    async def _next_due(self, row: _Due) -> _Due | None:
+        """The chat's next pending row after `row`, if it is due now."""
+        stmt = (
+            select(
+                Delivery.id,
+                Delivery.channel,
+                Delivery.chat_id,
+                Delivery.kind,
+                Delivery.next_attempt_at,
+            )
+            .where(
+                Delivery.channel == row.channel,
+                Delivery.chat_id == row.chat_id,
+                Delivery.status == "pending",
+                Delivery.id > row.id,
+            )
+            .order_by(Delivery.id)
+            .limit(1)
+        )
+        async with self.sessions() as session:
+            found = (await session.execute(stmt)).first()
+        if found is None or found.next_attempt_at > self.clock():
+            return None
+        return _Due(found.id, found.channel, found.chat_id, found.kind)
 
-    async def _send(self, row: Delivery) -> bool:
-        channel = self.channels[row.channel]
+    # -- one send --------------------------------------------------------------------------
+    async def _attempt(self, row: _Due) -> bool | None:
+        """Claim, send, record. True: settled; False: waits for a retry; None: not claimed."""
+        async with self._in_flight:
+            # Once claimed, the send and its record are finished even if this worker is being
+            # stopped: a row left in "sending" would become "unknown" and hold its chat.
+            unit = asyncio.create_task(self._claim_send_record(row))
+            try:
+                return await asyncio.shield(unit)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(unit, STOP_GRACE)
+                raise
+
+    async def _claim_send_record(self, row: _Due) -> bool | None:
+        claimed = await self._claim(row.id)
+        if claimed is None:
+            return None
         error: DeliveryError | None = None
         try:
-            await channel.deliver(row.chat_id, row.kind, row.payload)
+            await self.channels[claimed.channel].deliver(
+                claimed.chat_id, claimed.kind, claimed.payload
+            )
         except DeliveryError as exc:
             error = exc
         except Exception as exc:  # a bug in a channel must not stop the worker
-            log.exception("delivery %s crashed", row.id)
+            log.exception("delivery %s crashed", claimed.id)
             error = DeliveryError(repr(exc))
+        finally:
+            self._sent_to(row)
+        return await self._record(claimed, error)
+
+    async def _claim(self, row_id: int) -> _Claimed | None:
+        now = self.clock()
+        target = aliased(Delivery, name="target")
+        claimable = select(target.id).where(
+            target.id == row_id,
+            target.status == "pending",
+            target.next_attempt_at <= now,
+            _settled_before(target),
+        )
+        async with self.sessions() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                # Another worker holding the row: skip it rather than wait for it.
+                claimable = claimable.with_for_update(of=target, skip_locked=True)
+            stmt = (
+                update(Delivery)
+                .where(Delivery.id.in_(claimable))
+                .values(
+                    status="sending",
+                    claimed_by=self.worker_id,
+                    claimed_at=now,
+                    attempts=Delivery.attempts + 1,
+                )
+                .returning(
+                    Delivery.id,
+                    Delivery.channel,
+                    Delivery.chat_id,
+                    Delivery.kind,
+                    Delivery.payload,
+                    Delivery.attempts,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            found = (await session.execute(stmt)).first()
+        return None if found is None else _Claimed(*found)
+
+    def _outcome(self, claimed: _Claimed, error: DeliveryError | None) -> dict[str, Any]:
+        now = self.clock()
+        if error is None:
+            return {"status": "sent", "sent_at": now, "last_error": None}
+        values: dict[str, Any] = {"last_error": str(error)[:2000]}
+        if claimed.kind == "ack":
+            # Acknowledging a button press is only useful at once; never hold the chat.
+            values["status"] = "failed"
+        elif error.unreachable:
+            values["status"] = "unreachable"
+        elif error.permanent or claimed.attempts >= self.max_attempts:
+            values["status"] = "failed"
+        else:
+            if error.retry_after:  # flood control: not before the platform allows it
+                delay = error.retry_after + self.rng.uniform(0, min(1.0, error.retry_after / 10))
+            else:
+                delay = backoff(claimed.attempts, self.rng)
+            values.update(
+                status="pending",
+                next_attempt_at=now + timedelta(seconds=delay),
+                claimed_by=None,
+                claimed_at=None,
+            )
+        return values
+
+    async def _record(self, claimed: _Claimed, error: DeliveryError | None) -> bool:
+        values = self._outcome(claimed, error)
+        mine = (Delivery.id == claimed.id, Delivery.claimed_by == self.worker_id)
+        async with self.sessions() as session, session.begin():
+            result = await session.execute(
+                update(Delivery)
+                .where(*mine, Delivery.status == "sending")
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+            if cast(CursorResult[Any], result).rowcount == 0:
+                # The send outlasted the lease and another worker judged the row "unknown":
+                # record what is known, but never queue it again (newer rows may have gone).
+                if values["status"] == "pending":
+                    values = {"status": "failed", "last_error": values["last_error"]}
+                await session.execute(
+                    update(Delivery)
+                    .where(*mine, Delivery.status == "unknown")
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+        if error is not None:
+            log.warning(
+                "delivery %s (%s) failed, now %s: %s",
+                claimed.id,
+                claimed.kind,
+                values["status"],
+                error,
+            )
+        return values["status"] != "pending"
+
+    # -- crash recovery --------------------------------------------------------------------
+    async def recover(self) -> int:
+        """Rows another worker left in "sending" longer than the lease become "unknown"."""
         now = self.clock()
         async with self.sessions() as session, session.begin():
-            fresh = await session.get(Delivery, row.id)
-            if fresh is None:
-                return True
-            fresh.attempts += 1
-            if error is None:
-                fresh.status, fresh.sent_at, fresh.last_error = "sent", now, None
-                return True
-            fresh.last_error = str(error)[:2000]
-            if row.kind == "ack":
-                # Acknowledging a button press is only useful at once; never hold the chat.
-                fresh.status = "failed"
-            elif error.unreachable:
-                fresh.status = "unreachable"
-            elif error.permanent or fresh.attempts >= MAX_ATTEMPTS:
-                fresh.status = "failed"
-            else:
-                delay = error.retry_after if error.retry_after else backoff(fresh.attempts)
-                fresh.next_attempt_at = now + timedelta(seconds=delay)
-            log.warning("delivery %s (%s) failed: %s", row.id, row.kind, error)
-            return fresh.status != "pending"
+            result = await session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.status == "sending",
+                    Delivery.channel.in_(self.channels),
+                    Delivery.claimed_at < now - timedelta(seconds=self.lease_seconds),
+                    (Delivery.claimed_by != self.worker_id) | Delivery.claimed_by.is_(None),
+                )
+                .values(status="unknown", last_error="the worker sending it stopped (lease expired)")
+                .execution_options(synchronize_session=False)
+            )
+        count = cast(CursorResult[Any], result).rowcount
+        if count:
+            log.warning("%s deliveries left sending by a stopped worker are now unknown", count)
+        return count
+
+    async def _recover_if_due(self) -> None:
+        if time.monotonic() >= self._next_recovery:
+            await self.recover()
+            self._next_recovery = time.monotonic() + min(30.0, self.lease_seconds / 2)
+
+
+# -- python -m bot outbox status --------------------------------------------------------------
+async def status_counts(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[str, str], int]:
+    """(status, kind) -> number of deliveries."""
+    stmt = select(Delivery.status, Delivery.kind, func.count()).group_by(
+        Delivery.status, Delivery.kind
+    )
+    async with sessions() as session:
+        return {(status, kind): n for status, kind, n in await session.execute(stmt)}
+
+
+def render_status(counts: dict[tuple[str, str], int]) -> str:
+    """One line per status (every known status, also at zero) with its kinds, then the total."""
+    extra = sorted({status for status, _ in counts} - set(STATUSES))
+    names = {s: texts.OUTBOX_STATUS_NAMES.get(s, s) for s in (*STATUSES, *extra)}
+    width = max(len(name) for name in names.values())
+    lines = [texts.OUTBOX_STATUS_HEADER]
+    for status, name in names.items():
+        kinds = sorted((k, n) for (s, k), n in counts.items() if s == status and n)
+        line = texts.OUTBOX_STATUS_LINE.format(
+            status=name.ljust(width), count=number_vi(sum(n for _, n in kinds)).rjust(7)
+        )
+        if kinds:
+            line += texts.OUTBOX_STATUS_KINDS.format(
+                kinds=", ".join(f"{kind} {number_vi(n)}" for kind, n in kinds)
+            )
+        lines.append(line)
+    lines.append(
+        texts.OUTBOX_STATUS_TOTAL.format(
+            label=texts.OUTBOX_STATUS_TOTAL_LABEL.ljust(width),
+            count=number_vi(sum(counts.values())).rjust(7),
+        )
+    )
+    return "\n".join(lines)

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import texts
 from handlers.engine import Ctx
 from models.orgs import full_name
 from models.tables import Member, OrgUnit
@@ -36,3 +37,20 @@ def require_member(ctx: Ctx) -> Member:
     if ctx.member is None:  # commands that need a member are gated by the engine
         raise RuntimeError("member required")
     return ctx.member
+
+
+def month_label(period: str) -> str:
+    """ "2026-12" -> "12/2026", as the month is written in Vietnamese."""
+    year, month = period.split("-")
+    return f"{int(month)}/{year}"
+
+
+def when(moment: datetime, tz: str) -> str:
+    """ "Thứ Năm, ngày 3/12/2026, lúc 19:30" in the unit's timezone."""
+    local = moment.astimezone(ZoneInfo(tz))
+    weekday = texts.WEEKDAY_NAMES[local.weekday()]
+    return texts.MEETING_WHEN.format(
+        weekday=weekday[:1].upper() + weekday[1:],
+        date=f"{local.day}/{local.month}/{local.year}",
+        time=f"{local:%H:%M}",
+    )

@@ -20,7 +20,11 @@ async def menu_for(session: AsyncSession, member: Member, year: int) -> Reply:
         fmt(texts.HELP_HEADER, name=member.full_name, unit=member.unit.name),
         texts.HELP_MEMBER.format(year=year),
     ]
-    choices = [Choice(texts.BTN_DANGKY, "!cmd:dangky"), Choice(texts.BTN_CAMKET, "!cmd:camket")]
+    choices = [
+        Choice(texts.BTN_DANGKY, "!cmd:dangky"),
+        Choice(texts.BTN_CAMKET, "!cmd:camket"),
+        Choice(texts.BTN_TUDANHGIA, "!cmd:tudanhgia"),
+    ]
     if roles & APPROVER:
         lines.append(texts.HELP_SECRETARY)
         choices.append(Choice(texts.BTN_CHIBO, "!cmd:chibo"))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from handlers.schedule import ReminderRule
 
 
 @dataclass(frozen=True)
@@ -16,3 +18,5 @@ class Settings:
     max_field_chars: int = 1000  # anything typed
     # From this month on, /dangky registers the next year's pledge (December plans January).
     next_year_from_month: int = 12
+    # Reminder offsets and quiet hours for units that set none of their own.
+    reminders: ReminderRule = field(default_factory=ReminderRule)

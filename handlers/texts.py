@@ -94,10 +94,15 @@ HELP_HEADER = "Đồng chí <b>{name}</b> — {unit}.\nCác việc đồng chí 
 HELP_MEMBER = (
     "/dangky — đăng ký (hoặc sửa) bản đăng ký học tập và làm theo Bác năm {year}\n"
     "/camket — xem bản đăng ký và trạng thái duyệt\n"
+    "/tudanhgia — tự đánh giá việc thực hiện trước buổi sinh hoạt chi bộ\n"
+    "/lich — buổi sinh hoạt chi bộ sắp tới\n"
     "/huy — dừng việc đang làm dở\n"
     "/trogiup — xem hướng dẫn này"
 )
-HELP_SECRETARY = "/chibo — tình hình chi bộ, duyệt bản đăng ký và yêu cầu tham gia"
+HELP_SECRETARY = (
+    "/chibo — tình hình chi bộ, duyệt bản đăng ký và yêu cầu tham gia\n"
+    "/lichhop — đặt lịch sinh hoạt hằng tháng, dời hoặc hủy một buổi"
+)
 HELP_UNLINKED = WELCOME_UNLINKED
 HELP_TYPING = (
     "<i>Có thể gõ lệnh không dấu, chữ hoa hay thường đều được. "
@@ -105,6 +110,7 @@ HELP_TYPING = (
 )
 BTN_DANGKY = "Đăng ký / sửa bản đăng ký"
 BTN_CAMKET = "Xem bản đăng ký"
+BTN_TUDANHGIA = "Tự đánh giá tháng này"
 BTN_CHIBO = "Tình hình chi bộ"
 
 # -- pledge: the /dangky flow -----------------------------------------------------------------
@@ -339,6 +345,9 @@ COMMAND_MENU = (
     ("start", "Bắt đầu / liên kết tài khoản bằng mã mời"),
     ("dangky", "Đăng ký hoặc sửa bản đăng ký học tập và làm theo Bác"),
     ("camket", "Xem bản đăng ký và trạng thái duyệt"),
+    ("tudanhgia", "Tự đánh giá hằng tháng"),
+    ("lich", "Buổi sinh hoạt chi bộ sắp tới"),
+    ("lichhop", "Bí thư: đặt lịch sinh hoạt chi bộ"),
     ("chibo", "Bí thư: tình hình chi bộ, duyệt bản đăng ký"),
     ("trogiup", "Hướng dẫn sử dụng"),
     ("huy", "Dừng việc đang làm dở"),
@@ -386,3 +395,155 @@ CLI_NO_TOKEN_REAL_DATA = (
     'thật, nên không nạp chi bộ mẫu; để thử, dùng: python -m bot chat --member "Họ và tên".'
 )
 CLI_RUNNING = "lamtheo đang chạy trên Telegram (@{username}, chế độ {mode}). Nhấn Ctrl+C để dừng."
+
+# -- the monthly cycle: /lich, /lichhop, /tudanhgia (handlers/monthly.py) ----------------------
+FLOW_SCHEDULE = "đặt lịch sinh hoạt chi bộ (/lichhop)"
+FLOW_ASSESS = "tự đánh giá hằng tháng (/tudanhgia)"
+NO_SCHEDULE = (
+    "Chi bộ chưa đặt lịch sinh hoạt định kỳ trên trợ lý này. "
+    "Bí thư chi bộ đặt lịch bằng lệnh /lichhop."
+)
+NEXT_MEETING = (
+    "<b>Sinh hoạt chi bộ tháng {month}</b>\n{when}{place}{moved}\n"
+    "Tự đánh giá tháng {month}: <b>{status}</b>"
+)
+MEETING_WHEN = "{weekday}, ngày {date}, lúc {time}"
+MEETING_PLACE = "\nĐịa điểm: {place}"
+MEETING_MOVED = "\n<i>(Lịch đã được bí thư dời so với thường lệ.)</i>"
+MEETING_RULE_IS = "Lịch thường lệ: {rule}."
+NO_NEXT_MEETING = "Chưa có buổi sinh hoạt nào sắp tới (các tháng tới đã hủy)."
+PERIOD_STATUS = {
+    "submitted": "đã nộp",
+    "late": "nộp muộn",
+    "missing": "chưa nộp",
+    "not_submitted": "không nộp",
+    "excused": "vắng có lý do",
+    "exempt": "miễn sinh hoạt",
+}
+
+SCHEDULE_NOT_SECRETARY = "Lệnh /lichhop dành cho bí thư, phó bí thư chi bộ."
+SCHEDULE_MENU = "<b>Lịch sinh hoạt {unit}</b>\n{current}\nĐồng chí muốn làm gì?"
+SCHEDULE_CURRENT_NONE = "Chưa đặt lịch thường lệ."
+BTN_SET_RULE = "Đặt lịch hằng tháng"
+BTN_MOVE = "Dời buổi họp tháng {month}"
+BTN_CANCEL_MEETING = "Hủy buổi họp tháng {month}"
+BTN_CLOSE = "Đóng"
+SCHEDULE_ASK_RULE = (
+    "Chi bộ sinh hoạt vào ngày nào hằng tháng? Gõ ví dụ: <i>ngày 3</i>, <i>mùng 10</i>, "
+    "<i>thứ Hai tuần đầu</i>, <i>thứ Sáu cuối tháng</i>."
+)
+SCHEDULE_BAD_RULE = "Chưa hiểu «{text}». Xin gõ như: ngày 3, thứ Hai tuần đầu, thứ Sáu cuối tháng."
+SCHEDULE_ASK_TIME = "Mấy giờ? Gõ ví dụ: <i>19:30</i>, <i>7h30</i>."
+SCHEDULE_BAD_TIME = "Chưa hiểu giờ «{text}». Xin gõ như: 19:30 hoặc 7h30."
+SCHEDULE_ASK_PLACE = "Địa điểm sinh hoạt? (ví dụ: Nhà văn hóa thôn) — hoặc bấm Bỏ qua."
+BTN_SKIP = "Bỏ qua"
+SCHEDULE_CONFIRM = "Lịch mới: <b>{rule}</b>.\nCác buổi sắp tới:\n{dates}\nLưu lịch này?"
+BTN_SAVE = "Lưu"
+SCHEDULE_SAVED = "Đã lưu lịch sinh hoạt: {rule}."
+MOVE_ASK_DATE = (
+    "Buổi họp tháng {month} (thường lệ {regular}) dời sang ngày nào? Gõ ví dụ: <i>{example}</i>."
+)
+MOVE_BAD_DATE = "Chưa hiểu ngày «{text}». Xin gõ ngày/tháng, ví dụ: {example}."
+MOVE_PAST = "Ngày đó đã qua. Xin chọn một ngày sắp tới."
+MOVE_ASK_TIME = "Mấy giờ? Gõ giờ mới, hoặc bấm giữ giờ cũ ({time})."
+BTN_KEEP_TIME = "Giữ {time}"
+MOVED = "Đã dời buổi họp tháng {month} sang {when}. Nhắc việc sẽ theo lịch mới."
+CANCEL_CONFIRM = "Hủy buổi sinh hoạt tháng {month} ({when})? Sẽ không có nhắc việc cho tháng này."
+BTN_CONFIRM_CANCEL = "Hủy buổi họp"
+CANCELLED_MEETING = "Đã hủy buổi sinh hoạt tháng {month}."
+
+ASSESS_NO_PLEDGE = (
+    "Đồng chí chưa có bản đăng ký năm {year} đã được duyệt, nên chưa tự đánh giá được. "
+    "Gõ /dangky để đăng ký (hoặc /camket để xem trạng thái)."
+)
+ASSESS_NOT_OPEN = "Tự đánh giá tháng {month} mở từ ngày {opens}. Buổi sinh hoạt: {when}."
+ASSESS_CHOOSE_PERIOD = "Đồng chí còn các kỳ tự đánh giá sau. Chọn kỳ để làm:"
+BTN_PERIOD = "Tháng {month}"
+BTN_PERIOD_LATE = "Tháng {month} (nộp muộn)"
+ASSESS_ALREADY = (
+    "Đồng chí đã nộp tự đánh giá tháng {month}. Có thể sửa đến khi buổi sinh hoạt bắt đầu "
+    "({when}). Đồng chí muốn sửa lại?"
+)
+BTN_EDIT_ASSESSMENT = "Sửa tự đánh giá"
+ASSESS_HEADER = "<b>Tự đánh giá tháng {month}</b> — việc làm {n}/{total}\n"
+ASSESS_ITEM = "<b>{action}</b>\nKết quả đăng ký: {result}\nThời hạn: {deadline}"
+ASSESS_PREVIOUS = "\nTháng trước: <i>{status}</i>"
+ASSESS_ASK_STATUS = "\n\nĐồng chí đã thực hiện việc này đến đâu?"
+ASSESS_ASK_NOTE = (
+    "Ghi chú thêm cho việc làm này (kết quả cụ thể, vướng mắc…)? Gõ ghi chú, hoặc bấm Bỏ qua."
+)
+ASSESS_ASK_DIFFICULTIES = (
+    "<b>Khó khăn, đề xuất</b> (nếu có) để chi bộ xem xét? Gõ nội dung, hoặc bấm Không có."
+)
+BTN_NONE = "Không có"
+ASSESS_SUMMARY = "<b>Tự đánh giá tháng {month}</b>\n{lines}\n{difficulties}\nGửi tự đánh giá này?"
+ASSESS_SUMMARY_LINE = "{n}. {action}: <b>{status}</b>{note}"
+ASSESS_DIFFICULTIES_LINE = "Khó khăn, đề xuất: {text}"
+BTN_SEND = "📨 Gửi"
+BTN_REDO = "Làm lại"
+ASSESS_SENT = "Đã nhận tự đánh giá tháng {month}. Cảm ơn đồng chí!"
+ASSESS_SENT_LATE = "Đã nhận tự đánh giá tháng {month} (nộp muộn). Cảm ơn đồng chí!"
+ASSESS_CLOSED = (
+    "Buổi sinh hoạt tháng {month} đã bắt đầu nên không sửa được nữa. "
+    "Nếu cần, xin báo bí thư chi bộ."
+)
+# The self-assessment scale: key -> label (the keys are stored; the labels can be reworded).
+ASSESS_SCALE = {
+    "done": "Đã thực hiện",
+    "doing": "Đang thực hiện",
+    "not_yet": "Chưa thực hiện",
+}
+BTN_AS_BEFORE = "{status} (như tháng trước)"
+
+# -- meeting schedule (handlers/schedule.py) ----
+WEEKDAY_NAMES = ("thứ Hai", "thứ Ba", "thứ Tư", "thứ Năm", "thứ Sáu", "thứ Bảy", "Chủ nhật")
+WEEK_NAMES = ("tuần đầu tiên", "tuần thứ hai", "tuần thứ ba", "tuần thứ tư")  # nth 1..4
+RULE_DAY = "ngày {day} hằng tháng"
+RULE_NTH_WEEKDAY = "{weekday} {week} của tháng"
+RULE_LAST_WEEKDAY = "{weekday} cuối tháng"
+RULE_WITH_TIME = "{rule}, lúc {time}"
+RULE_WITH_PLACE = "{rule}, tại {place}"
+
+# -- reminders and the secretary's digest (handlers/reminders.py, handlers/digest.py) ----------
+REMINDER_D3 = (
+    "🔔 <b>Nhắc việc</b>: chi bộ sinh hoạt tháng {month} vào {when}.\n"
+    "Đồng chí chưa gửi <b>tự đánh giá</b> tháng {month}. Bấm nút dưới để làm (khoảng 2 phút)."
+)
+REMINDER_D1 = (
+    "🔔 <b>Nhắc lại</b>: ngày mai, {when}, chi bộ sinh hoạt tháng {month}.\n"
+    "Đồng chí chưa gửi <b>tự đánh giá</b> tháng {month}."
+)
+REMINDER_DAYOF = "🔔 Hôm nay, {when}, chi bộ sinh hoạt tháng {month}{place}. Kính mời đồng chí dự."
+REMINDER_DAYOF_MISSING = "\nĐồng chí chưa gửi tự đánh giá tháng {month}."
+REMINDER_NO_PLEDGE = (
+    "\n<i>Đồng chí chưa có bản đăng ký năm {year} được duyệt: gõ /dangky để đăng ký.</i>"
+)
+REMINDER_PLACE = " tại {place}"
+BTN_ASSESS_NOW = "Tự đánh giá ngay"
+NUDGE = (
+    "🔔 Bí thư chi bộ nhắc: đồng chí chưa gửi <b>tự đánh giá</b> tháng {month} (sinh hoạt {when})."
+)
+
+DIGEST_HEADER = "<b>Tình hình trước sinh hoạt tháng {month}</b> — {unit}\n{when}"
+DIGEST_SUBMITTED = "Đã nộp tự đánh giá: <b>{n}/{total}</b> ({percent})"
+DIGEST_MISSING = "Chưa nộp ({n}): {names}"
+DIGEST_EXCUSED = "Vắng có lý do: {names}"
+DIGEST_STUCK = "<b>Chưa thực hiện 2 tháng liền:</b>"
+DIGEST_STUCK_LINE = "• {name}: {action}"
+DIGEST_UNREACHABLE = "Chưa liên lạc được qua trợ lý: {names}"
+DIGEST_PENDING = "Bản đăng ký chờ duyệt: {n} (xem bằng /chibo)"
+DIGEST_NONE = "không có"
+BTN_NUDGE = "Nhắc những đồng chí chưa nộp"
+BTN_DETAILS = "Xem chi tiết"
+NUDGED = "Đã nhắc {n} đồng chí chưa nộp."
+NUDGED_SKIPPED = " {n} đồng chí đã được nhắc hôm nay nên không nhắc thêm."
+NUDGE_NOBODY = "Không còn đồng chí nào phải nhắc."
+DETAILS_HEADER = "<b>Chi tiết tự đánh giá tháng {month}</b> — {unit}"
+DETAILS_LINE = "{name}: <b>{status}</b>{items}"
+DETAILS_MARK = {"done": "✅", "doing": "⏳", "not_yet": "❌"}
+
+# -- the command line: reminders and outbox ----------------------------------------------------
+CLI_PLANNED = "Đã lên lịch gửi {n} tin:"
+CLI_PLANNED_LINE = "  {kind}: {n}"
+CLI_NOTHING_PLANNED = "Không có tin nào mới cần lên lịch lúc {now}."
+CLI_BAD_NOW = "--now phải là thời điểm ISO-8601, ví dụ 2026-12-01T08:00+07:00."

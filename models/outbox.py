@@ -21,8 +21,10 @@ async def plan(
     payload: dict[str, Any],
     now: datetime,
     member_id: int | None = None,
+    not_before: datetime | None = None,
 ) -> bool:
-    """Insert a delivery unless one with the same dedupe key exists. True if it was new."""
+    """Insert a delivery unless one with the same dedupe key exists. True if it was new.
+    not_before holds it back (quiet hours); payload["expires_at"] drops it once passed."""
     values = {
         "channel": channel,
         "chat_id": chat_id,
@@ -32,7 +34,7 @@ async def plan(
         "payload": payload,
         "status": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": not_before or now,
         "created_at": now,
     }
     dialect = session.get_bind().dialect.name

@@ -6,7 +6,7 @@ migration on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -46,14 +46,15 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("naive datetime stored; use models.db.utcnow()")
-        return value
+        # SQLite keeps the wall time and drops the offset: store UTC so it reads back right.
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is not None and value.tzinfo is None:
-            from datetime import UTC
-
             value = value.replace(tzinfo=UTC)
         return value
 
@@ -78,6 +79,12 @@ class OrgUnit(Base):
     # Materialised path of ids ("/1/5/12/") so a subtree is one indexed LIKE 'prefix%'.
     path: Mapped[str] = mapped_column(String(400), index=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Ho_Chi_Minh")
+    # The monthly meeting (sinh hoạt chi bộ định kỳ), see handlers/schedule.py:
+    # {"kind": "day", "day": 3, "time": "19:30", "place": "…"} or
+    # {"kind": "weekday", "weekday": 0, "nth": 1, "time": "07:30", "place": "…"} (nth -1: last)
+    meeting_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Reminder offsets for this unit; None: the defaults of config.toml [reminders].
+    reminder_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("parent_id", "name"),)
@@ -235,6 +242,76 @@ class PledgeItem(Base):
     kept_vague: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class MeetingOverride(Base):
+    """One month's meeting moved (or cancelled) by the secretary."""
+
+    __tablename__ = "meeting_overrides"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    period: Mapped[str] = mapped_column(String(7))  # "2026-12": the month the meeting belongs to
+    starts_at: Mapped[datetime | None]  # None when cancelled
+    place: Mapped[str | None] = mapped_column(String(200))
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("unit_id", "period"),)
+
+
+class Assessment(Base):
+    """A member's monthly self-assessment (tự đánh giá) for the period of one meeting."""
+
+    __tablename__ = "assessments"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    period: Mapped[str] = mapped_column(String(7))
+    pledge_id: Mapped[int] = mapped_column(ForeignKey("pledges.id"))
+    difficulties: Mapped[str | None] = mapped_column(Text)  # khó khăn, đề xuất
+    submitted_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    late: Mapped[bool] = mapped_column(Boolean, default=False)  # nộp muộn (reopened)
+    # Entered by the secretary for a member without a phone: who did it.
+    entered_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+    entries: Mapped[list[AssessmentEntry]] = relationship(
+        order_by="AssessmentEntry.id", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("member_id", "period"),
+        Index("ix_assessments_period", "period"),
+    )
+
+
+class AssessmentEntry(Base):
+    __tablename__ = "assessment_entries"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id"), index=True)
+    pledge_item_id: Mapped[int] = mapped_column(ForeignKey("pledge_items.id"))
+    status: Mapped[str] = mapped_column(String(16))  # a key of the scale: done | doing | not_yet
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class MemberPeriod(Base):
+    """What is special about a member in one period: excused absence, a reopened assessment,
+    the chi bộ's review comment. Most members have no row."""
+
+    __tablename__ = "member_periods"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    # vắng có lý do: requested by the member, approved or rejected by the secretary
+    excuse: Mapped[str | None] = mapped_column(String(12))  # requested | approved | rejected
+    excuse_reason: Mapped[str | None] = mapped_column(Text)
+    reopened_at: Mapped[datetime | None]
+    reviewed_at: Mapped[datetime | None]  # "đã xem xét tại sinh hoạt chi bộ tháng M"
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("member_id", "period"),)
+
+
 class Conversation(Base):
     """Where a person is in a flow, and their draft. Written with the step's effect."""
 
@@ -281,8 +358,10 @@ class Delivery(Base):
     kind: Mapped[str] = mapped_column(String(32))  # reply | ack | notice | ...
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending | sent | failed | unreachable
+    # pending | sending | sent | failed | unreachable | unknown (was sending when a worker died)
     status: Mapped[str] = mapped_column(String(12), default="pending")
+    claimed_by: Mapped[str | None] = mapped_column(String(40))  # the worker that is sending it
+    claimed_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(Text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import invites
@@ -68,3 +69,19 @@ async def test_invites_are_reused_until_expiry_and_lockout_window(
         until = await invites.locked_until(s, "t", "c", NOW + timedelta(minutes=5), **kw)
         assert until == NOW + timedelta(minutes=34)
         assert await invites.locked_until(s, "t", "c", NOW + timedelta(minutes=35), **kw) is None
+
+
+async def test_aware_times_in_any_zone_read_back_as_the_same_instant(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from models.tables import MeetingOverride
+
+    local = datetime(2026, 12, 5, 19, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))
+    async with sessions() as s, s.begin():
+        unit = await ensure_unit(s, "X/Chi bộ Z", NOW)
+        s.add(MeetingOverride(unit_id=unit.id, period="2026-12", starts_at=local, created_at=NOW))
+    async with sessions() as s:
+        row = (await s.scalars(select(MeetingOverride))).one()
+    assert row.starts_at == local and row.starts_at.utcoffset() == timedelta(0)

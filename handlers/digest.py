@@ -1,0 +1,215 @@
+"""The secretary's digest before a meeting, and its two buttons: nudge now, and details."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import texts
+from handlers.common import month_label, when
+from handlers.engine import Ctx, action
+from handlers.messages import Choice, Reply
+from handlers.reminders import plan_to_member, reminded_today
+from handlers.schedule import Meeting, ReminderRule
+from handlers.text import Html, fmt, number_vi
+from models import periods as pm
+from models import pledges as store
+from models.people import has_role
+from models.tables import Assessment, Delivery, Identity, OrgUnit, PledgeItem
+
+MAX_NAMES = 40
+
+
+def percent_vi(n: int, total: int) -> str:
+    """97,1% — Vietnamese decimal comma."""
+    if total == 0:
+        return "—"
+    return f"{100 * n / total:.1f}%".replace(".", ",")
+
+
+def _names(names: list[str]) -> str:
+    if not names:
+        return texts.DIGEST_NONE
+    shown = ", ".join(names[:MAX_NAMES])
+    return shown + ("…" if len(names) > MAX_NAMES else "")
+
+
+async def digest_reply(
+    session: AsyncSession, cal: pm.Calendar, meeting: Meeting, rule: ReminderRule, now: datetime
+) -> Reply:
+    up = await pm.unit_period(session, cal, meeting, rule, now)
+    counted = [m for m in up.members if up.statuses[m.id] not in (pm.EXEMPT, pm.EXCUSED)]
+    done = [m for m in counted if up.statuses[m.id] in (pm.SUBMITTED, pm.LATE)]
+    missing = [m.full_name for m in counted if m not in done]
+    excused = [m.full_name for m in up.members if up.statuses[m.id] == pm.EXCUSED]
+    lines = [
+        fmt(
+            texts.DIGEST_HEADER,
+            month=month_label(meeting.period),
+            unit=cal.unit.name,
+            when=when(meeting.starts_at, cal.tz),
+        ),
+        "",
+        texts.DIGEST_SUBMITTED.format(
+            n=number_vi(len(done)),
+            total=number_vi(len(counted)),
+            percent=percent_vi(len(done), len(counted)),
+        ),
+        fmt(texts.DIGEST_MISSING, n=len(missing), names=_names(missing)),
+    ]
+    if excused:
+        lines.append(fmt(texts.DIGEST_EXCUSED, names=_names(excused)))
+    stuck = await _stuck_items(session, [m.id for m in up.members], meeting.period)
+    if stuck:
+        names = {m.id: m.full_name for m in up.members}
+        lines.append(texts.DIGEST_STUCK)
+        lines += [fmt(texts.DIGEST_STUCK_LINE, name=names[mid], action=a) for mid, a in stuck]
+    unreachable = await _unreachable(session, [m for m in counted])
+    if unreachable:
+        lines.append(fmt(texts.DIGEST_UNREACHABLE, names=_names(unreachable)))
+    year = int(meeting.period[:4])
+    pending = len(await store.pending_for_unit(session, cal.unit.id, year))
+    if pending:
+        lines.append(texts.DIGEST_PENDING.format(n=pending))
+    buttons = [Choice(texts.BTN_DETAILS, f"!dd:{cal.unit.id}:{meeting.period}")]
+    if missing:
+        buttons.insert(0, Choice(texts.BTN_NUDGE, f"!dn:{cal.unit.id}:{meeting.period}"))
+    return Reply("\n".join(lines), buttons)
+
+
+async def _stuck_items(
+    session: AsyncSession, member_ids: list[int], period: str
+) -> list[tuple[int, str]]:
+    """Items marked "chưa thực hiện" in the member's two latest assessments up to this period."""
+    from models.tables import AssessmentEntry
+
+    rows = await session.execute(
+        select(
+            Assessment.member_id,
+            Assessment.period,
+            AssessmentEntry.pledge_item_id,
+            AssessmentEntry.status,
+            PledgeItem.action,
+        )
+        .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)
+        .join(PledgeItem, PledgeItem.id == AssessmentEntry.pledge_item_id)
+        .where(Assessment.member_id.in_(member_ids), Assessment.period <= period)
+        .order_by(Assessment.member_id, Assessment.period.desc())
+    )
+    periods: dict[int, list[str]] = {}
+    statuses: dict[tuple[int, int], list[str]] = {}
+    actions: dict[int, str] = {}
+    for member_id, p, item_id, status, action_text in rows:
+        seen = periods.setdefault(member_id, [])
+        if p not in seen:
+            seen.append(p)
+        if seen.index(p) < 2:
+            statuses.setdefault((member_id, item_id), []).append(status)
+            actions[item_id] = action_text
+    return [
+        (member_id, actions[item_id])
+        for (member_id, item_id), found in statuses.items()
+        if len(found) == 2 and all(s == "not_yet" for s in found)
+    ]
+
+
+async def _unreachable(session: AsyncSession, members: list[object]) -> list[str]:
+    """No linked account, or the last message to them could not be delivered (blocked)."""
+    from models.tables import Member
+
+    result = []
+    for member in members:
+        assert isinstance(member, Member)
+        linked = await session.scalar(select(Identity.id).where(Identity.member_id == member.id))
+        last = await session.scalar(
+            select(Delivery.status)
+            .where(Delivery.member_id == member.id, Delivery.status != "pending")
+            .order_by(Delivery.id.desc())
+            .limit(1)
+        )
+        if linked is None or last == "unreachable":
+            result.append(member.full_name)
+    return result
+
+
+async def _unit_for_secretary(ctx: Ctx, args: str) -> tuple[pm.Calendar, Meeting] | None:
+    unit_id, _, period = args.partition(":")
+    unit = await ctx.session.get(OrgUnit, int(unit_id)) if unit_id.isdigit() else None
+    if (
+        unit is None
+        or ctx.member is None
+        or not await has_role(ctx.session, ctx.member.id, unit, ("secretary", "deputy", "observer"))
+    ):
+        ctx.reply(texts.NOT_ALLOWED)
+        return None
+    cal = await pm.calendar_of(ctx.session, unit)
+    meeting = cal.meeting(period) if cal else None
+    if cal is None or meeting is None:
+        ctx.reply(texts.STALE_BUTTON)
+        return None
+    return cal, meeting
+
+
+@action("dn")
+async def nudge(ctx: Ctx, args: str) -> None:
+    """Remind now the members who have not submitted (at most one reminder a day each)."""
+    found = await _unit_for_secretary(ctx, args)
+    if found is None:
+        return
+    cal, meeting = found
+    if ctx.now >= meeting.starts_at:
+        ctx.reply(texts.STALE_BUTTON)
+        return
+    rule = pm.reminder_rule_of(cal.unit, ctx.settings.reminders)
+    up = await pm.unit_period(ctx.session, cal, meeting, rule, ctx.now)
+    sent = skipped = 0
+    month, at = month_label(meeting.period), when(meeting.starts_at, cal.tz)
+    day = ctx.now.astimezone(meeting.starts_at.tzinfo).date().isoformat()
+    for member in up.members:
+        if up.statuses[member.id] not in (pm.MISSING, pm.NOT_SUBMITTED):
+            continue
+        if await reminded_today(ctx.session, member.id, ctx.now, cal.tz):
+            skipped += 1
+            continue
+        reply = Reply(
+            fmt(texts.NUDGE, month=month, when=at), [Choice(texts.BTN_ASSESS_NOW, "!cmd:tudanhgia")]
+        )
+        key = f"nudge:{meeting.period}:{day}:m{member.id}"
+        if await plan_to_member(
+            ctx.session, member, reply, key, ctx.now, cal.tz, meeting.starts_at, rule
+        ):
+            sent += 1
+    if not sent and not skipped:
+        ctx.reply(texts.NUDGE_NOBODY)
+        return
+    text = texts.NUDGED.format(n=sent)
+    if skipped:
+        text += texts.NUDGED_SKIPPED.format(n=skipped)
+    ctx.reply(text)
+
+
+@action("dd")
+async def details(ctx: Ctx, args: str) -> None:
+    found = await _unit_for_secretary(ctx, args)
+    if found is None:
+        return
+    cal, meeting = found
+    rule = pm.reminder_rule_of(cal.unit, ctx.settings.reminders)
+    up = await pm.unit_period(ctx.session, cal, meeting, rule, ctx.now)
+    lines = [fmt(texts.DETAILS_HEADER, month=month_label(meeting.period), unit=cal.unit.name)]
+    for member in up.members:
+        submitted = up.assessments.get(member.id)
+        marks = ""
+        if submitted is not None:
+            marks = " " + "".join(texts.DETAILS_MARK.get(e.status, "?") for e in submitted.entries)
+        lines.append(
+            fmt(
+                texts.DETAILS_LINE,
+                name=member.full_name,
+                status=texts.PERIOD_STATUS[up.statuses[member.id]],
+                items=Html(marks),
+            )
+        )
+    ctx.reply("\n".join(lines))

@@ -1,0 +1,267 @@
+"""Meeting periods and self-assessments: which period is open, and each member's status in it.
+
+A period is the month of a chi bộ meeting ("2026-12"). Its self-assessment opens some days before
+the meeting and can be edited until the meeting starts; after that only a period the secretary
+reopened takes a (late) submission. Statuses are derived, never stored:
+chưa nộp → đã nộp | nộp muộn; chưa nộp → không nộp once the next period opens;
+vắng có lý do (excused) and miễn sinh hoạt (exempt) are neither reminded nor counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers.schedule import (
+    Meeting,
+    MeetingRule,
+    Override,
+    ReminderRule,
+    meeting_for_period,
+    next_meeting,
+    opens_at,
+    previous_meeting,
+    shift_period,
+)
+from models.tables import (
+    Assessment,
+    AssessmentEntry,
+    MeetingOverride,
+    Member,
+    MemberPeriod,
+    OrgUnit,
+)
+
+SUBMITTED, LATE, MISSING, NOT_SUBMITTED, EXCUSED, EXEMPT = (
+    "submitted",
+    "late",
+    "missing",  # chưa nộp (still possible)
+    "not_submitted",  # không nộp (the next period has opened)
+    "excused",
+    "exempt",
+)
+
+
+def rule_of(unit: OrgUnit) -> MeetingRule | None:
+    return MeetingRule.from_json(unit.meeting_rule) if unit.meeting_rule else None
+
+
+def reminder_rule_of(unit: OrgUnit, default: ReminderRule) -> ReminderRule:
+    return ReminderRule.from_json(unit.reminder_rule) if unit.reminder_rule else default
+
+
+async def overrides_of(session: AsyncSession, unit_id: int) -> dict[str, Override]:
+    rows = await session.scalars(select(MeetingOverride).where(MeetingOverride.unit_id == unit_id))
+    return {
+        r.period: Override(
+            period=r.period, starts_at=None if r.cancelled else r.starts_at, place=r.place
+        )
+        for r in rows
+    }
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A chi bộ's meetings, as far as they are known now."""
+
+    unit: OrgUnit
+    rule: MeetingRule
+    overrides: dict[str, Override]
+
+    @property
+    def tz(self) -> str:
+        return self.unit.timezone
+
+    def next(self, now: datetime) -> Meeting | None:
+        return next_meeting(self.rule, self.overrides, now, self.tz)
+
+    def previous(self, now: datetime) -> Meeting | None:
+        return previous_meeting(self.rule, self.overrides, now, self.tz)
+
+    def meeting(self, period: str) -> Meeting | None:
+        return meeting_for_period(self.rule, period, self.overrides, self.tz)
+
+
+async def calendar_of(session: AsyncSession, unit: OrgUnit) -> Calendar | None:
+    rule = rule_of(unit)
+    if rule is None:
+        return None
+    return Calendar(unit, rule, await overrides_of(session, unit.id))
+
+
+@dataclass(frozen=True)
+class OpenPeriod:
+    meeting: Meeting
+    late: bool  # reopened by the secretary after its meeting
+
+
+async def open_periods(
+    session: AsyncSession, member: Member, cal: Calendar, reminders: ReminderRule, now: datetime
+) -> list[OpenPeriod]:
+    """Periods this member may submit or edit now, oldest first: reopened past periods without
+    a submission (catch-up), then the coming meeting's period once it has opened."""
+    found: list[OpenPeriod] = []
+    marks = await session.scalars(
+        select(MemberPeriod).where(
+            MemberPeriod.member_id == member.id, MemberPeriod.reopened_at.is_not(None)
+        )
+    )
+    done = {a.period for a in await assessments_of(session, member.id)}
+    for mark in sorted(marks, key=lambda m: m.period):
+        meeting = cal.meeting(mark.period)
+        if meeting is not None and meeting.starts_at <= now and mark.period not in done:
+            found.append(OpenPeriod(meeting, late=True))
+    coming = cal.next(now)
+    if coming is not None and opens_at(coming, reminders, cal.tz) <= now:
+        found.append(OpenPeriod(coming, late=False))
+    return found
+
+
+async def assessments_of(session: AsyncSession, member_id: int) -> list[Assessment]:
+    stmt = select(Assessment).where(Assessment.member_id == member_id).order_by(Assessment.period)
+    return list(await session.scalars(stmt))
+
+
+async def assessment(session: AsyncSession, member_id: int, period: str) -> Assessment | None:
+    stmt = select(Assessment).where(Assessment.member_id == member_id, Assessment.period == period)
+    return (await session.scalars(stmt)).first()
+
+
+async def previous_assessment(
+    session: AsyncSession, member_id: int, period: str
+) -> Assessment | None:
+    """The latest submission before this period: its statuses pre-fill the new one."""
+    stmt = (
+        select(Assessment)
+        .where(Assessment.member_id == member_id, Assessment.period < period)
+        .order_by(Assessment.period.desc())
+    )
+    return (await session.scalars(stmt)).first()
+
+
+@dataclass
+class EntryDraft:
+    pledge_item_id: int
+    status: str
+    note: str | None = None
+
+
+async def save_assessment(
+    session: AsyncSession,
+    member: Member,
+    *,
+    period: str,
+    pledge_id: int,
+    entries: Sequence[EntryDraft],
+    difficulties: str | None,
+    late: bool,
+    now: datetime,
+    entered_by: int | None = None,
+) -> Assessment:
+    """Submit, or replace an earlier submission for the same period (edits before the meeting)."""
+    existing = await assessment(session, member.id, period)
+    if existing is None:
+        existing = Assessment(
+            member_id=member.id, period=period, pledge_id=pledge_id, submitted_at=now
+        )
+        session.add(existing)
+    existing.pledge_id, existing.difficulties, existing.late = pledge_id, difficulties, late
+    existing.updated_at, existing.entered_by = now, entered_by
+    existing.entries = [
+        AssessmentEntry(pledge_item_id=e.pledge_item_id, status=e.status, note=e.note)
+        for e in entries
+    ]
+    await session.flush()
+    return existing
+
+
+async def mark_of(session: AsyncSession, member_id: int, period: str) -> MemberPeriod | None:
+    stmt = select(MemberPeriod).where(
+        MemberPeriod.member_id == member_id, MemberPeriod.period == period
+    )
+    return (await session.scalars(stmt)).first()
+
+
+async def ensure_mark(
+    session: AsyncSession, member_id: int, period: str, now: datetime
+) -> MemberPeriod:
+    mark = await mark_of(session, member_id, period)
+    if mark is None:
+        mark = MemberPeriod(member_id=member_id, period=period, updated_at=now)
+        session.add(mark)
+    mark.updated_at = now
+    return mark
+
+
+def status_of(
+    member: Member,
+    submitted: Assessment | None,
+    mark: MemberPeriod | None,
+    meeting: Meeting,
+    next_opens: datetime | None,
+    now: datetime,
+) -> str:
+    """A member's status for one period (see the module docstring)."""
+    if member.exempt:
+        return EXEMPT
+    if mark is not None and mark.excuse == "approved":
+        return EXCUSED
+    if submitted is not None:
+        return LATE if submitted.late else SUBMITTED
+    if next_opens is not None and now >= next_opens:
+        return NOT_SUBMITTED
+    return MISSING
+
+
+@dataclass(frozen=True)
+class UnitPeriod:
+    """Everything the digest needs about one chi bộ and one period."""
+
+    meeting: Meeting
+    members: list[Member]
+    statuses: dict[int, str]  # member id -> status
+    assessments: dict[int, Assessment]
+
+
+async def unit_period(
+    session: AsyncSession,
+    cal: Calendar,
+    meeting: Meeting,
+    reminders: ReminderRule,
+    now: datetime,
+) -> UnitPeriod:
+    members = list(
+        await session.scalars(
+            select(Member)
+            .where(Member.unit_id == cal.unit.id, Member.active.is_(True))
+            .order_by(Member.full_name)
+        )
+    )
+    ids = [m.id for m in members]
+    submitted = {
+        a.member_id: a
+        for a in await session.scalars(
+            select(Assessment).where(
+                Assessment.member_id.in_(ids), Assessment.period == meeting.period
+            )
+        )
+    }
+    marks = {
+        m.member_id: m
+        for m in await session.scalars(
+            select(MemberPeriod).where(
+                MemberPeriod.member_id.in_(ids), MemberPeriod.period == meeting.period
+            )
+        )
+    }
+    following = cal.meeting(shift_period(meeting.period, 1))
+    next_opens = opens_at(following, reminders, cal.tz) if following else None
+    statuses = {
+        m.id: status_of(m, submitted.get(m.id), marks.get(m.id), meeting, next_opens, now)
+        for m in members
+    }
+    return UnitPeriod(meeting, members, statuses, submitted)

@@ -1,0 +1,232 @@
+"""The monthly cycle with an injected clock, on SQLite and PostgreSQL: schedule, reminders,
+self-assessment, digest. Everything goes through the real inbox, core, planner and outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.scheduler import tick
+from handlers import texts
+from handlers.settings import Settings
+from models.tables import Assessment, Delivery
+from tests.support.harness import Clock, text_of
+from tests.support.world import CONCRETE, World, link, make_world, register
+
+# Friday 20 November 2026, 09:00 in Hà Nội.
+START = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+
+def at(day: int, hour: int, minute: int = 0, month: int = 12) -> datetime:
+    """A local (UTC+7) wall time in late 2026 as a UTC instant."""
+    from zoneinfo import ZoneInfo
+
+    return datetime(2026, month, day, hour, minute, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh")).astimezone(
+        UTC
+    )
+
+
+@pytest.fixture
+async def world(sessions: async_sessionmaker[AsyncSession]) -> World:
+    w = await make_world(sessions, Clock(START))
+    await link(w, "sec", "Trần Văn Thắng")
+    await link(w, "m1", "Hoàng Văn Sơn")
+    await link(w, "m2", "Lê Văn Đức")
+    for chat in ("m1", "m2"):
+        await register(w, chat, items=[CONCRETE])
+        await w.h.press("sec", "Duyệt")
+    return w
+
+
+async def set_schedule(w: World, rule: str = "ngày 3", time: str = "19:30") -> str:
+    h = w.h
+    await h.say("sec", "/lichhop")
+    await h.press("sec", "Đặt lịch hằng tháng")
+    await h.say("sec", rule)
+    await h.say("sec", time)
+    await h.say("sec", "Nhà văn hóa thôn")
+    confirm = h.last("sec").text
+    await h.press("sec", "Lưu")
+    assert "Đã lưu lịch sinh hoạt" in h.last("sec").text
+    return confirm
+
+
+async def run_tick(w: World) -> dict[str, int]:
+    planned = await tick(w.h.sessions, w.h.settings, w.h.clock())
+    await w.h.delivery.drain()
+    return dict(planned)
+
+
+async def reminders_to(w: World, chat: str) -> list[str]:
+    return [r.text for r in w.h.to(chat) if "🔔" in r.text]
+
+
+async def test_a_whole_month(world: World) -> None:
+    w, h = world, world.h
+    confirm = await set_schedule(w)
+    assert "Thứ Năm, ngày 3/12/2026, lúc 19:30" in confirm
+    shown = text_of(await h.say("m1", "/lich"))
+    assert "Sinh hoạt chi bộ tháng 12/2026" in shown and "Nhà văn hóa thôn" in shown
+    assert "chưa nộp" in shown
+    # too early: the period opens 7 days before the meeting
+    assert "mở từ ngày 26/11" in text_of(await h.say("m1", "/tudanhgia"))
+    assert await run_tick(w) == {}
+
+    # D-3, 08:00: those who have not submitted are reminded, with a button into /tudanhgia
+    h.clock.now = at(30, 8, 0, month=11)
+    planned = await run_tick(w)
+    assert planned == {"d3": 3}  # the secretary is a member too (no pledge: told to register)
+    assert "Đồng chí chưa gửi <b>tự đánh giá</b> tháng 12/2026" in h.last("m1").text
+    assert "/dangky" in h.last("sec").text
+    assert await run_tick(w) == {}  # a second tick plans nothing twice
+
+    # m1 answers from the reminder's button
+    await h.press("m1", "Tự đánh giá ngay")
+    assert "Tự đánh giá tháng 12/2026</b> — việc làm 1/1" in h.last("m1").text
+    await h.press("m1", "Đang thực hiện")
+    await h.say("m1", "Đã vận động được 3 hộ")
+    await h.press("m1", "Không có")
+    summary = h.last("m1").text
+    assert "Đang thực hiện" in summary and "Đã vận động được 3 hộ" in summary
+    await h.press("m1", "Gửi")
+    assert "Đã nhận tự đánh giá tháng 12/2026" in h.last("m1").text
+    assert "đã nộp" in text_of(await h.say("m1", "/lich"))
+
+    # D-1, 08:00: the follow-up only to those still missing
+    h.clock.now = at(2, 8, 0)
+    assert await run_tick(w) == {"d1": 2}
+    assert len(await reminders_to(w, "m1")) == 1
+    assert "Nhắc lại" in h.last("m2").text
+
+    # D-1, 18:00: the digest to the secretary
+    h.clock.now = at(2, 18, 0)
+    assert await run_tick(w) == {"digest": 1}
+    digest = h.last("sec").text
+    assert "Tình hình trước sinh hoạt tháng 12/2026" in digest
+    assert "Đã nộp tự đánh giá: <b>1/14</b> (7,1%)" in digest
+    assert "Lê Văn Đức" in digest and "Đặng Văn Lộc" not in digest  # exempt: not counted
+    # nudging now reminds nobody twice in a day
+    await h.press("sec", "Nhắc những đồng chí chưa nộp")
+    assert "đã được nhắc hôm nay" in h.last("sec").text
+    await h.press("sec", "Xem chi tiết", within=h.with_choice("sec", "Xem chi tiết"))
+    assert "Hoàng Văn Sơn: <b>đã nộp</b> ⏳" in h.last("sec").text
+
+    # m1 edits before the meeting: last answer pre-selected
+    await h.say("m1", "/tudanhgia")
+    assert "đã nộp tự đánh giá tháng 12/2026" in h.last("m1").text
+    await h.press("m1", "Sửa tự đánh giá")
+    labels = [c.label for c in h.last("m1").choices]
+    assert "Đang thực hiện (như tháng trước)" in labels
+
+    # the day: two hours before, everyone who takes part
+    h.clock.now = at(3, 17, 30)
+    assert await run_tick(w) == {"dayof": 3}
+    assert "Hôm nay" in h.last("m2").text and "Nhà văn hóa thôn" in h.last("m2").text
+
+    # the meeting has started: no more edits, no more reminders
+    h.clock.now = at(3, 19, 31)
+    await h.press("m1", "Đã thực hiện")
+    await h.press("m1", "Bỏ qua")
+    await h.press("m1", "Không có")
+    await h.press("m1", "Gửi")
+    assert "đã bắt đầu" in h.last("m1").text
+    async with h.sessions() as s:
+        entry = (await s.scalars(select(Assessment))).one().entries[0]
+    assert entry.status == "doing"  # the late edit was refused
+    assert await run_tick(w) == {}
+
+    # when the next period opens, the missing member becomes "không nộp"
+    h.clock.now = at(27, 9, 0)
+    await h.press("sec", "Xem chi tiết", within=h.with_choice("sec", "Xem chi tiết"))
+    assert "Lê Văn Đức: <b>không nộp</b>" in h.last("sec").text
+
+
+async def test_downtime_across_a_fire_time_sends_once_and_never_after_the_meeting(
+    world: World,
+) -> None:
+    w, h = world, world.h
+    await set_schedule(w)
+    # down over D-3 08:00; back at 10:00 the next day: the D-3 reminder goes out once
+    h.clock.now = at(1, 10, 0)
+    assert await run_tick(w) == {"d3": 3}
+    h.restart()
+    assert await run_tick(w) == {}
+    assert len(await reminders_to(w, "m2")) == 1
+    # down from before D-1 until after the meeting: nothing is planned for a past meeting
+    h.clock.now = at(3, 21, 0)
+    assert await run_tick(w) == {}
+    assert len(await reminders_to(w, "m2")) == 1
+
+
+async def test_quiet_hours_hold_a_reminder_until_seven(world: World) -> None:
+    w, h = world, world.h
+    await set_schedule(w)
+    h.clock.now = at(1, 22, 30)  # the bot comes back late in the evening
+    assert await run_tick(w) == {"d3": 3}
+    assert await reminders_to(w, "m2") == []  # planned, not sent at night
+    h.clock.now = at(2, 7, 0)
+    await h.delivery.drain()
+    assert len(await reminders_to(w, "m2")) == 1
+
+
+async def test_moved_and_cancelled_meetings(world: World) -> None:
+    w, h = world, world.h
+    await set_schedule(w, rule="thứ Năm tuần đầu", time="7h30")
+    assert "Thứ Năm, ngày 3/12/2026, lúc 07:30" in text_of(await h.say("m1", "/lich"))
+    await h.say("sec", "/lichhop")
+    await h.press("sec", "Dời buổi họp tháng 12/2026")
+    await h.say("sec", "5/12")
+    await h.say("sec", "19:00")
+    assert "Đã dời buổi họp tháng 12/2026" in h.last("sec").text
+    shown = text_of(await h.say("m1", "/lich"))
+    assert "Thứ Bảy, ngày 5/12/2026, lúc 19:00" in shown and "dời" in shown
+    # reminders follow the moved date: D-3 is 2 December
+    h.clock.now = at(1, 8, 0)
+    assert await run_tick(w) == {}
+    h.clock.now = at(2, 8, 0)
+    assert await run_tick(w) == {"d3": 3}
+    await h.say("sec", "/lichhop")
+    await h.press("sec", "Hủy buổi họp tháng 12/2026")
+    await h.press("sec", "Hủy buổi họp")
+    assert "Đã hủy buổi sinh hoạt tháng 12/2026" in h.last("sec").text
+    assert "tháng 1/2027" in text_of(await h.say("m1", "/lich"))
+
+
+async def test_member_without_an_approved_pledge_is_led_to_dangky(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    w = await make_world(sessions, Clock(at(28, 9, 0, month=11)))
+    await link(w, "sec", "Trần Văn Thắng")
+    await link(w, "m", "Hoàng Văn Sơn")
+    await set_schedule(w)
+    replies = await w.h.say("m", "/tudanhgia")
+    assert "chưa có bản đăng ký năm 2026 đã được duyệt" in text_of(replies)
+    await w.h.press("m", "Đăng ký")
+    assert "Bước 1/5" in w.h.last("m").text
+
+
+async def test_only_secretaries_set_the_schedule_and_bad_input_is_explained(
+    world: World,
+) -> None:
+    h = world.h
+    assert texts.SCHEDULE_NOT_SECRETARY in text_of(await h.say("m1", "/lichhop"))
+    assert texts.NO_SCHEDULE in text_of(await h.say("m1", "/lich"))
+    await h.say("sec", "/lichhop")
+    await h.press("sec", "Đặt lịch hằng tháng")
+    assert "Chưa hiểu" in text_of(await h.say("sec", "sớm thôi"))
+    await h.say("sec", "mùng 10")
+    assert "Chưa hiểu giờ" in text_of(await h.say("sec", "25:99"))
+    await h.say("sec", "19h")
+    await h.press("sec", "Bỏ qua")
+    await h.press("sec", "Lưu")
+    assert "ngày 10 hằng tháng" in h.last("sec").text
+    async with h.sessions() as s:
+        assert await s.scalar(select(func.count()).select_from(Delivery)) > 0
+
+
+def test_settings_default_reminders() -> None:
+    rule = Settings().reminders
+    assert (rule.d3_days, rule.d1_days, rule.dayof_hours, rule.open_days) == (3, 1, 2.0, 7)
