@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from handlers.schedule import ReminderRule
 from handlers.settings import Settings
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
@@ -128,6 +129,7 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         raise ConfigError(
             f"{chosen.name}: [pledge] next_year_from_month phải từ 1 đến 13 (13: không bao giờ)"
         )
+    reminders = _reminders(data, chosen)
     settings = Settings(
         timezone=timezone,
         invite_days=r.positive("invites", "valid_days", 30),
@@ -137,6 +139,7 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         max_item_chars=r.positive("limits", "max_item_chars", 500),
         max_field_chars=r.positive("limits", "max_field_chars", 1000),
         next_year_from_month=month,
+        reminders=reminders,
     )
     level = r.get("logging", "level", str, "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -150,3 +153,13 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         log_level=level,
         settings=settings,
     )
+
+
+def _reminders(data: dict[str, Any], path: Path) -> ReminderRule:
+    section = data.get("reminders", {})
+    try:
+        if not isinstance(section, dict):
+            raise ValueError("phải là một bảng (table)")
+        return ReminderRule.from_json(section)
+    except ValueError as e:
+        raise ConfigError(f"{path.name}: [reminders] {e}") from None

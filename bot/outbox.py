@@ -150,14 +150,14 @@ class DeliveryWorker(Worker):
         wake: asyncio.Task[Any] | None = None
         try:
             while True:
+                if wake is None or wake.done():  # a kick from now on means: look again
+                    self._wake.clear()
+                    wake = asyncio.create_task(self._wake.wait())
                 for row in await self._due_heads(self.batch + len(active)):
                     if row.chat not in active and len(active) < self.batch:
                         active[row.chat] = asyncio.create_task(self._drain_chat(row))
                 if not active:
                     return attempted
-                if wake is None or wake.done():
-                    self._wake.clear()
-                    wake = asyncio.create_task(self._wake.wait())
                 # Until a chat is done, new work is kicked, or a poll: then look for more.
                 await asyncio.wait(
                     [*active.values(), wake],
@@ -216,7 +216,7 @@ class DeliveryWorker(Worker):
             .where(
                 Delivery.status == "pending",
                 Delivery.next_attempt_at <= self.clock(),
-                Delivery.channel.in_(self.channels),
+                Delivery.channel.in_(list(self.channels)),
                 _settled_before(Delivery),
             )
             .order_by(Delivery.id)
@@ -371,7 +371,7 @@ class DeliveryWorker(Worker):
                 values["status"],
                 error,
             )
-        return values["status"] != "pending"
+        return bool(values["status"] != "pending")
 
     # -- crash recovery --------------------------------------------------------------------
     async def recover(self) -> int:
@@ -382,11 +382,13 @@ class DeliveryWorker(Worker):
                 update(Delivery)
                 .where(
                     Delivery.status == "sending",
-                    Delivery.channel.in_(self.channels),
+                    Delivery.channel.in_(list(self.channels)),
                     Delivery.claimed_at < now - timedelta(seconds=self.lease_seconds),
                     (Delivery.claimed_by != self.worker_id) | Delivery.claimed_by.is_(None),
                 )
-                .values(status="unknown", last_error="the worker sending it stopped (lease expired)")
+                .values(
+                    status="unknown", last_error="its worker stopped while sending (lease expired)"
+                )
                 .execution_options(synchronize_session=False)
             )
         count = cast(CursorResult[Any], result).rowcount
@@ -414,7 +416,7 @@ def render_status(counts: dict[tuple[str, str], int]) -> str:
     """One line per status (every known status, also at zero) with its kinds, then the total."""
     extra = sorted({status for status, _ in counts} - set(STATUSES))
     names = {s: texts.OUTBOX_STATUS_NAMES.get(s, s) for s in (*STATUSES, *extra)}
-    width = max(len(name) for name in names.values())
+    width = max(len(name) for name in [*names.values(), texts.OUTBOX_STATUS_TOTAL_LABEL])
     lines = [texts.OUTBOX_STATUS_HEADER]
     for status, name in names.items():
         kinds = sorted((k, n) for (s, k), n in counts.items() if s == status and n)
@@ -432,4 +434,6 @@ def render_status(counts: dict[tuple[str, str], int]) -> str:
             count=number_vi(sum(counts.values())).rjust(7),
         )
     )
+    if any(n for (status, _), n in counts.items() if status == "unknown"):
+        lines.append(texts.OUTBOX_STATUS_UNKNOWN_NOTE)
     return "\n".join(lines)

@@ -32,6 +32,21 @@ async def chibo(ctx: Ctx, args: str) -> None:
         return
     for unit in units:
         await _overview(ctx, unit)
+        await _digest(ctx, unit)
+
+
+async def _digest(ctx: Ctx, unit: OrgUnit) -> None:
+    """The pre-meeting digest on demand, for the coming meeting."""
+    from handlers.digest import digest_reply
+    from models import periods as pm
+
+    cal = await pm.calendar_of(ctx.session, unit)
+    meeting = cal.next(ctx.now) if cal else None
+    if cal is None or meeting is None:
+        return
+    rule = pm.reminder_rule_of(unit, ctx.settings.reminders)
+    reply = await digest_reply(ctx.session, cal, meeting, rule, ctx.now)
+    ctx.reply(reply.text, reply.choices)
 
 
 async def _overview(ctx: Ctx, unit: OrgUnit) -> None:

@@ -547,3 +547,22 @@ CLI_PLANNED = "Đã lên lịch gửi {n} tin:"
 CLI_PLANNED_LINE = "  {kind}: {n}"
 CLI_NOTHING_PLANNED = "Không có tin nào mới cần lên lịch lúc {now}."
 CLI_BAD_NOW = "--now phải là thời điểm ISO-8601, ví dụ 2026-12-01T08:00+07:00."
+
+# -- outbox status (bot/outbox.py) ----
+OUTBOX_STATUS_HEADER = "Tin nhắn gửi đi (hàng đợi outbox), theo trạng thái:"
+OUTBOX_STATUS_NAMES = {
+    "pending": "chờ gửi",
+    "sending": "đang gửi",
+    "sent": "đã gửi",
+    "failed": "lỗi",
+    "unreachable": "không liên lạc được",
+    "unknown": "không rõ",
+}
+OUTBOX_STATUS_LINE = "  {status}  {count}"
+OUTBOX_STATUS_KINDS = "  ({kinds})"
+OUTBOX_STATUS_TOTAL_LABEL = "tổng cộng"
+OUTBOX_STATUS_TOTAL = "  {label}  {count}"
+OUTBOX_STATUS_UNKNOWN_NOTE = (
+    "«Không rõ»: tiến trình gửi đã dừng giữa chừng nên không biết tin đã tới người nhận chưa; "
+    "những tin này không được gửi lại."
+)

@@ -209,3 +209,49 @@ def test_run_without_a_token_never_mixes_the_example_into_a_real_roster(tmp_path
     assert done.returncode == 1 and "không nạp chi bộ mẫu" in done.stderr
     listing = run(tmp_path, "invite", "list", "--unit", "Đảng bộ xã Hưng Bình")
     assert listing.returncode == 1  # the example units were not created
+
+
+def test_reminders_plan_is_idempotent(tmp_path: Path) -> None:
+    import asyncio
+
+    assert run(tmp_path, "org", "import", "examples/roster.csv").returncode == 0
+    url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
+
+    async def schedule_and_link() -> None:
+        from sqlalchemy import select
+
+        from models.db import create_engine, session_factory, utcnow
+        from models.orgs import find_unit
+        from models.people import link_identity
+        from models.tables import Member
+
+        engine = create_engine(url)
+        async with session_factory(engine)() as s, s.begin():
+            unit = await find_unit(s, THON2)
+            assert unit is not None
+            unit.meeting_rule = {"kind": "day", "day": 3, "time": "19:30", "place": ""}
+            member = (await s.scalars(select(Member).where(Member.full_name == "Lê Văn Đức"))).one()
+            await link_identity(
+                s,
+                member,
+                channel="telegram",
+                user_id="9",
+                chat_id="9",
+                display_name="",
+                now=utcnow(),
+            )
+        await engine.dispose()
+
+    asyncio.run(schedule_and_link())
+    early = run(tmp_path, "reminders", "plan", "--now", "2026-11-29T08:00+07:00")
+    assert early.returncode == 0 and "Không có tin nào mới" in early.stdout
+    first = run(tmp_path, "reminders", "plan", "--now", "2026-11-30T08:05+07:00")
+    assert (
+        first.returncode == 0
+        and "Đã lên lịch gửi 1 tin" in first.stdout
+        and "d3: 1" in first.stdout
+    )
+    again = run(tmp_path, "reminders", "plan", "--now", "2026-11-30T08:10+07:00")
+    assert "Không có tin nào mới" in again.stdout
+    bad = run(tmp_path, "reminders", "plan", "--now", "hôm qua")
+    assert bad.returncode == 1 and "ISO-8601" in bad.stderr

@@ -126,3 +126,19 @@ def test_config_environment_and_errors(tmp_path: object) -> None:
         load(cfg, env)
     # the shipped config.toml is valid as it is, with no environment at all
     assert load(None, {}).telegram.token is None
+
+
+def test_reminder_config_is_read_and_checked(tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[reminders]\nd3_at = "07:15"\nopen_days = 5\n')
+    rule = load(cfg, {}).settings.reminders
+    assert (rule.d3_at.hour, rule.d3_at.minute, rule.open_days, rule.d1_days) == (7, 15, 5, 1)
+    cfg.write_text('[reminders]\nd3_at = "25:00"\n')
+    with pytest.raises(ConfigError, match=r"\[reminders\]"):
+        load(cfg, {})
+    cfg.write_text("[reminders]\nsnooze = 3\n")
+    with pytest.raises(ConfigError, match="snooze"):
+        load(cfg, {})
