@@ -29,7 +29,10 @@ class ConsoleChat:
         self.who: dict[str, str] = {}  # chat id -> who it is, for messages to someone else
         self.current = ""
         self.channel = ConsoleChannel(write, self._heading)
-        self.delivery = DeliveryWorker(self.sessions, {NAME: self.channel}, utcnow)
+        # A terminal has no flood limit: no per-chat pacing.
+        self.delivery = DeliveryWorker(
+            self.sessions, {NAME: self.channel}, utcnow, per_chat_interval=0
+        )
         self.inbox = InboxWorker(self.sessions, config.settings, utcnow, on_planned=lambda: None)
 
     def _heading(self, chat_id: str) -> str | None:

@@ -43,9 +43,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, exists, func, select, update
+from sqlalchemy import CursorResult, Table, and_, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import aliased
 
 from bot.channels.base import Channel, DeliveryError
 from bot.worker import Worker
@@ -62,7 +61,10 @@ BACKOFF_BASE = 1.0  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 600.0
 STOP_GRACE = 10.0  # seconds a stopping worker gives the sends it started to finish
 
+LEASE_EXPIRED = "its worker stopped while sending (lease expired)"
+
 Chat = tuple[str, str]
+_T = cast(Table, Delivery.__table__)  # Core statements: the worker needs no ORM objects
 
 
 def backoff(
@@ -100,17 +102,6 @@ class _Claimed:
     attempts: int  # including this one
 
 
-def _settled_before(row: Any) -> ColumnElement[bool]:
-    """No earlier row of `row`'s chat is still pending or being sent."""
-    earlier = aliased(Delivery, name="earlier")
-    return ~exists().where(
-        earlier.channel == row.channel,
-        earlier.chat_id == row.chat_id,
-        earlier.id < row.id,
-        earlier.status.in_(UNSETTLED),
-    )
-
-
 class DeliveryWorker(Worker):
     def __init__(
         self,
@@ -124,6 +115,7 @@ class DeliveryWorker(Worker):
         lease_seconds: float = 60.0,
         max_attempts: int = MAX_ATTEMPTS,
         batch: int = 500,
+        per_chat_batch: int = 10,
         rng: random.Random | None = None,
     ) -> None:
         super().__init__(poll_interval)
@@ -133,7 +125,8 @@ class DeliveryWorker(Worker):
         self.per_chat_interval = per_chat_interval
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
-        self.batch = batch
+        self.batch = batch  # rows looked at per selection, and chats handled at once
+        self.per_chat_batch = per_chat_batch  # rows of one chat queued per selection
         self.rng = rng or random.Random()
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._last_send: dict[Chat, float] = {}  # time.monotonic() when a send to it finished
@@ -153,9 +146,14 @@ class DeliveryWorker(Worker):
                 if wake is None or wake.done():  # a kick from now on means: look again
                     self._wake.clear()
                     wake = asyncio.create_task(self._wake.wait())
-                for row in await self._due_heads(self.batch + len(active)):
-                    if row.chat not in active and len(active) < self.batch:
-                        active[row.chat] = asyncio.create_task(self._drain_chat(row))
+                queues: dict[Chat, list[_Due]] = {}
+                for row in await self._due(self.batch + self.per_chat_batch * len(active)):
+                    if row.chat in active:
+                        continue  # its rows are queued already
+                    if row.chat in queues or len(active) + len(queues) < self.batch:
+                        queues.setdefault(row.chat, []).append(row)
+                for chat, queue in queues.items():
+                    active[chat] = asyncio.create_task(self._drain_chat(queue))
                 if not active:
                     return attempted
                 # Until a chat is done, new work is kicked, or a poll: then look for more.
@@ -176,18 +174,17 @@ class DeliveryWorker(Worker):
                 task.cancel()  # a send already started is finished and recorded (_attempt)
             await asyncio.gather(*active.values(), return_exceptions=True)
 
-    async def _drain_chat(self, row: _Due | None) -> int:
+    async def _drain_chat(self, queue: list[_Due]) -> int:
         """One chat's due rows, one at a time and in id order; stops at a row that must wait."""
         attempted = 0
-        while row is not None:
+        for row in queue:
             await self._pace(row)
             settled = await self._attempt(row)
             if settled is None:  # not ours: claimed by another worker, or no longer due
-                return attempted
+                break
             attempted += 1
             if not settled:  # waits for a retry: nothing newer for this chat meanwhile
-                return attempted
-            row = await self._next_due(row)
+                break
         return attempted
 
     async def _pace(self, row: _Due) -> None:
@@ -209,46 +206,59 @@ class DeliveryWorker(Worker):
         self._last_send[row.chat] = now
 
     # -- selecting -------------------------------------------------------------------------
-    async def _due_heads(self, limit: int) -> list[_Due]:
-        """Due rows with nothing unsettled before them in their chat: each chat's next row."""
-        stmt = (
-            select(Delivery.id, Delivery.channel, Delivery.chat_id, Delivery.kind)
-            .where(
-                Delivery.status == "pending",
-                Delivery.next_attempt_at <= self.clock(),
-                Delivery.channel.in_(list(self.channels)),
-                _settled_before(Delivery),
+    async def _due(self, limit: int) -> list[_Due]:
+        """Due rows in id order, at most `per_chat_batch` per chat, and in each chat only those
+        before its first row that must wait (being sent, or waiting for a retry).
+
+        One statement, so one snapshot: a row returned has every earlier row of its chat
+        either settled (for good) or returned before it. Both parts read the (status,
+        next_attempt_at, id) index: the due rows, and the few rows that hold a chat.
+        """
+        now = self.clock()
+        channels = list(self.channels)
+        holding = union_all(
+            select(_T.c.channel, _T.c.chat_id, _T.c.id).where(_T.c.status == "sending"),
+            select(_T.c.channel, _T.c.chat_id, _T.c.id).where(
+                _T.c.status == "pending", _T.c.next_attempt_at > now
+            ),
+        ).subquery("holding")
+        held = (
+            select(holding.c.channel, holding.c.chat_id, func.min(holding.c.id).label("first"))
+            .where(holding.c.channel.in_(channels))
+            .group_by(holding.c.channel, holding.c.chat_id)
+            .subquery("held")
+        )
+        due = (
+            select(
+                _T.c.id,
+                _T.c.channel,
+                _T.c.chat_id,
+                _T.c.kind,
+                func.row_number()
+                .over(partition_by=(_T.c.channel, _T.c.chat_id), order_by=_T.c.id)
+                .label("n"),
             )
-            .order_by(Delivery.id)
+            .select_from(
+                _T.outerjoin(
+                    held, and_(held.c.channel == _T.c.channel, held.c.chat_id == _T.c.chat_id)
+                )
+            )
+            .where(
+                _T.c.status == "pending",
+                _T.c.next_attempt_at <= now,
+                _T.c.channel.in_(channels),
+                or_(held.c.first.is_(None), _T.c.id < held.c.first),
+            )
+            .subquery("due")
+        )
+        stmt = (
+            select(due.c.id, due.c.channel, due.c.chat_id, due.c.kind)
+            .where(due.c.n <= self.per_chat_batch)
+            .order_by(due.c.id)
             .limit(limit)
         )
         async with self.sessions() as session:
             return [_Due(*r) for r in await session.execute(stmt)]
-
-    async def _next_due(self, row: _Due) -> _Due | None:
-        """The chat's next pending row after `row`, if it is due now."""
-        stmt = (
-            select(
-                Delivery.id,
-                Delivery.channel,
-                Delivery.chat_id,
-                Delivery.kind,
-                Delivery.next_attempt_at,
-            )
-            .where(
-                Delivery.channel == row.channel,
-                Delivery.chat_id == row.chat_id,
-                Delivery.status == "pending",
-                Delivery.id > row.id,
-            )
-            .order_by(Delivery.id)
-            .limit(1)
-        )
-        async with self.sessions() as session:
-            found = (await session.execute(stmt)).first()
-        if found is None or found.next_attempt_at > self.clock():
-            return None
-        return _Due(found.id, found.channel, found.chat_id, found.kind)
 
     # -- one send --------------------------------------------------------------------------
     async def _attempt(self, row: _Due) -> bool | None:
@@ -283,36 +293,37 @@ class DeliveryWorker(Worker):
         return await self._record(claimed, error)
 
     async def _claim(self, row_id: int) -> _Claimed | None:
+        """pending -> sending, if the row is still pending and due. The row was chosen as its
+        chat's next (see _due), so every earlier row of the chat is settled: no check here."""
         now = self.clock()
-        target = aliased(Delivery, name="target")
-        claimable = select(target.id).where(
-            target.id == row_id,
-            target.status == "pending",
-            target.next_attempt_at <= now,
-            _settled_before(target),
-        )
+        mine = and_(_T.c.id == row_id, _T.c.status == "pending", _T.c.next_attempt_at <= now)
         async with self.sessions() as session, session.begin():
             if session.get_bind().dialect.name == "postgresql":
                 # Another worker holding the row: skip it rather than wait for it.
-                claimable = claimable.with_for_update(of=target, skip_locked=True)
+                target = _T.alias("target")
+                locked = (
+                    select(target.c.id)
+                    .where(
+                        target.c.id == row_id,
+                        target.c.status == "pending",
+                        target.c.next_attempt_at <= now,
+                    )
+                    .with_for_update(skip_locked=True)
+                    .scalar_subquery()
+                )
+                mine = _T.c.id == locked
             stmt = (
-                update(Delivery)
-                .where(Delivery.id.in_(claimable))
+                update(_T)
+                .where(mine)
                 .values(
                     status="sending",
                     claimed_by=self.worker_id,
                     claimed_at=now,
-                    attempts=Delivery.attempts + 1,
+                    attempts=_T.c.attempts + 1,
                 )
                 .returning(
-                    Delivery.id,
-                    Delivery.channel,
-                    Delivery.chat_id,
-                    Delivery.kind,
-                    Delivery.payload,
-                    Delivery.attempts,
+                    _T.c.id, _T.c.channel, _T.c.chat_id, _T.c.kind, _T.c.payload, _T.c.attempts
                 )
-                .execution_options(synchronize_session=False)
             )
             found = (await session.execute(stmt)).first()
         return None if found is None else _Claimed(*found)
@@ -344,13 +355,10 @@ class DeliveryWorker(Worker):
 
     async def _record(self, claimed: _Claimed, error: DeliveryError | None) -> bool:
         values = self._outcome(claimed, error)
-        mine = (Delivery.id == claimed.id, Delivery.claimed_by == self.worker_id)
+        mine = (_T.c.id == claimed.id, _T.c.claimed_by == self.worker_id)
         async with self.sessions() as session, session.begin():
             result = await session.execute(
-                update(Delivery)
-                .where(*mine, Delivery.status == "sending")
-                .values(**values)
-                .execution_options(synchronize_session=False)
+                update(_T).where(*mine, _T.c.status == "sending").values(**values)
             )
             if cast(CursorResult[Any], result).rowcount == 0:
                 # The send outlasted the lease and another worker judged the row "unknown":
@@ -358,10 +366,7 @@ class DeliveryWorker(Worker):
                 if values["status"] == "pending":
                     values = {"status": "failed", "last_error": values["last_error"]}
                 await session.execute(
-                    update(Delivery)
-                    .where(*mine, Delivery.status == "unknown")
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
+                    update(_T).where(*mine, _T.c.status == "unknown").values(**values)
                 )
         if error is not None:
             log.warning(
@@ -379,17 +384,14 @@ class DeliveryWorker(Worker):
         now = self.clock()
         async with self.sessions() as session, session.begin():
             result = await session.execute(
-                update(Delivery)
+                update(_T)
                 .where(
-                    Delivery.status == "sending",
-                    Delivery.channel.in_(list(self.channels)),
-                    Delivery.claimed_at < now - timedelta(seconds=self.lease_seconds),
-                    (Delivery.claimed_by != self.worker_id) | Delivery.claimed_by.is_(None),
+                    _T.c.status == "sending",
+                    _T.c.channel.in_(list(self.channels)),
+                    _T.c.claimed_at < now - timedelta(seconds=self.lease_seconds),
+                    or_(_T.c.claimed_by != self.worker_id, _T.c.claimed_by.is_(None)),
                 )
-                .values(
-                    status="unknown", last_error="its worker stopped while sending (lease expired)"
-                )
-                .execution_options(synchronize_session=False)
+                .values(status="unknown", last_error=LEASE_EXPIRED)
             )
         count = cast(CursorResult[Any], result).rowcount
         if count:

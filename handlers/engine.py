@@ -212,7 +212,7 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 
 # Words that mean a command even typed without "/" (a person types "huỷ", not "/huy").
-BARE_COMMANDS = {"huy", "trogiup", "dangky", "camket", "tudanhgia", "lich"}
+BARE_COMMANDS = {"huy", "trogiup", "dangky", "camket", "tudanhgia", "lich", "xinvang"}
 
 
 def match_menu(conv: Conversation, text: str) -> str | None:

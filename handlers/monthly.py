@@ -54,7 +54,7 @@ from models import audit
 from models import periods as pm
 from models import pledges as store
 from models.people import has_role
-from models.tables import MeetingOverride, OrgUnit, Pledge
+from models.tables import MeetingOverride, Member, OrgUnit, Pledge
 
 # -- shared wording -------------------------------------------------------------------------------
 
@@ -393,7 +393,8 @@ async def tudanhgia(ctx: Ctx, args: str) -> None:
             )
         )
         return
-    ctx.start_flow("assess", {"periods": [_period_data(p) for p in open_now]})
+    periods = [_period_data(p) for p in open_now]
+    ctx.start_flow("assess", {"periods": periods, "member_id": ctx.member.id, "on_behalf": False})
     if len(open_now) > 1:
         await ctx.goto("period")
     else:
@@ -402,6 +403,23 @@ async def tudanhgia(ctx: Ctx, args: str) -> None:
 
 def _period_data(p: pm.OpenPeriod) -> dict[str, Any]:
     return {"period": p.meeting.period, "late": p.late, "starts": p.meeting.starts_at.isoformat()}
+
+
+async def start_assessment(
+    ctx: Ctx, member: Member, meeting: Meeting, *, late: bool, on_behalf: bool
+) -> None:
+    """Enter the assessment steps for `member` (the secretary's entry on behalf uses this);
+    the flow in progress, if any, resumes afterwards."""
+    period = _period_data(pm.OpenPeriod(meeting, late))
+    ctx.start_flow("assess", {"periods": [period], "member_id": member.id, "on_behalf": on_behalf})
+    await _begin(ctx, 0)
+
+
+async def _subject(ctx: Ctx) -> Member:
+    """Whose assessment this is: the member, or the one the secretary enters it for."""
+    member = await ctx.session.get(Member, ctx.data["member_id"])
+    assert member is not None
+    return member
 
 
 async def _prompt_period(ctx: Ctx) -> None:
@@ -426,19 +444,25 @@ async def _answer_period(ctx: Ctx, answer: Answer) -> None:
 
 async def _begin(ctx: Ctx, index: int) -> None:
     """Load the period's pledge items and what pre-fills them; ask to edit if already sent."""
-    assert ctx.member is not None
+    subject = await _subject(ctx)
     chosen = ctx.data["periods"][index]
     period = chosen["period"]
-    pledge = await store.approved(ctx.session, ctx.member.id, int(period[:4]))
+    pledge = await store.approved(ctx.session, subject.id, int(period[:4]))
     if pledge is None:
+        if ctx.data["on_behalf"]:
+            ctx.reply(
+                fmt(texts.REVIEW_ON_BEHALF_NO_PLEDGE, name=subject.full_name, year=period[:4])
+            )
+            await ctx.finish()
+            return
         ctx.end_flow()
         ctx.reply(
             texts.ASSESS_NO_PLEDGE.format(year=period[:4]),
             [Choice(texts.BTN_DANGKY, "!cmd:dangky")],
         )
         return
-    existing = await pm.assessment(ctx.session, ctx.member.id, period)
-    before = existing or await pm.previous_assessment(ctx.session, ctx.member.id, period)
+    existing = await pm.assessment(ctx.session, subject.id, period)
+    before = existing or await pm.previous_assessment(ctx.session, subject.id, period)
     previous = {e.pledge_item_id: e.status for e in before.entries} if before else {}
     ctx.data.update(
         period=period,
@@ -455,7 +479,7 @@ async def _begin(ctx: Ctx, index: int) -> None:
         difficulties=existing.difficulties if existing else None,
     )
     ctx.touch_data()
-    if existing is not None and not chosen["late"]:
+    if existing is not None and not chosen["late"] and not ctx.data["on_behalf"]:
         await ctx.goto("confirm_edit")
     else:
         await ctx.goto("item")
@@ -581,8 +605,10 @@ async def _answer_summary(ctx: Ctx, answer: Answer) -> None:
 async def _send(ctx: Ctx) -> None:
     assert ctx.member is not None
     d = ctx.data
+    subject = await _subject(ctx)
     month = month_label(d["period"])
-    if not d["late"] and ctx.now >= datetime.fromisoformat(d["starts"]):
+    on_behalf = bool(d["on_behalf"])
+    if not d["late"] and not on_behalf and ctx.now >= datetime.fromisoformat(d["starts"]):
         ctx.end_flow()
         ctx.reply(texts.ASSESS_CLOSED.format(month=month))
         return
@@ -593,7 +619,7 @@ async def _send(ctx: Ctx) -> None:
         return
     await pm.save_assessment(
         ctx.session,
-        ctx.member,
+        subject,
         period=d["period"],
         pledge_id=pledge.id,
         entries=[
@@ -601,19 +627,23 @@ async def _send(ctx: Ctx) -> None:
             for item, entry in zip(d["items"], d["entries"], strict=True)
         ],
         difficulties=d["difficulties"],
-        late=d["late"],
+        late=d["late"] and not on_behalf,
         now=ctx.now,
+        entered_by=ctx.member.id if on_behalf else None,
     )
     audit.record(
         ctx.session,
         action="assessment_submit",
         now=ctx.now,
         member_id=ctx.member.id,
+        subject=subject.id,
         period=d["period"],
         late=d["late"],
     )
-    ctx.end_flow()
-    ctx.reply((texts.ASSESS_SENT_LATE if d["late"] else texts.ASSESS_SENT).format(month=month))
+    late = d["late"] and not on_behalf
+    sent = (texts.ASSESS_SENT_LATE if late else texts.ASSESS_SENT).format(month=month)
+    ctx.reply(sent + (texts.ON_BEHALF_NOTE if on_behalf else ""))
+    await ctx.finish()
 
 
 flow(

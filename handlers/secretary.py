@@ -38,15 +38,21 @@ async def chibo(ctx: Ctx, args: str) -> None:
 async def _digest(ctx: Ctx, unit: OrgUnit) -> None:
     """The pre-meeting digest on demand, for the coming meeting."""
     from handlers.digest import digest_reply
+    from handlers.review import review_button
     from models import periods as pm
 
     cal = await pm.calendar_of(ctx.session, unit)
-    meeting = cal.next(ctx.now) if cal else None
-    if cal is None or meeting is None:
+    if cal is None:
         return
-    rule = pm.reminder_rule_of(unit, ctx.settings.reminders)
-    reply = await digest_reply(ctx.session, cal, meeting, rule, ctx.now)
-    ctx.reply(reply.text, reply.choices)
+    meeting = cal.next(ctx.now)
+    review = await review_button(ctx, cal)
+    extra = [review] if review else []
+    if meeting is not None:
+        rule = pm.reminder_rule_of(unit, ctx.settings.reminders)
+        reply = await digest_reply(ctx.session, cal, meeting, rule, ctx.now)
+        ctx.reply(reply.text, reply.choices + extra)
+    elif extra:
+        ctx.reply(texts.NO_NEXT_MEETING, extra)
 
 
 async def _overview(ctx: Ctx, unit: OrgUnit) -> None:

@@ -96,6 +96,7 @@ HELP_MEMBER = (
     "/camket — xem bản đăng ký và trạng thái duyệt\n"
     "/tudanhgia — tự đánh giá việc thực hiện trước buổi sinh hoạt chi bộ\n"
     "/lich — buổi sinh hoạt chi bộ sắp tới\n"
+    "/xinvang — xin vắng buổi sinh hoạt sắp tới (có lý do)\n"
     "/huy — dừng việc đang làm dở\n"
     "/trogiup — xem hướng dẫn này"
 )
@@ -347,6 +348,7 @@ COMMAND_MENU = (
     ("camket", "Xem bản đăng ký và trạng thái duyệt"),
     ("tudanhgia", "Tự đánh giá hằng tháng"),
     ("lich", "Buổi sinh hoạt chi bộ sắp tới"),
+    ("xinvang", "Xin vắng buổi sinh hoạt sắp tới"),
     ("lichhop", "Bí thư: đặt lịch sinh hoạt chi bộ"),
     ("chibo", "Bí thư: tình hình chi bộ, duyệt bản đăng ký"),
     ("trogiup", "Hướng dẫn sử dụng"),
@@ -566,3 +568,62 @@ OUTBOX_STATUS_UNKNOWN_NOTE = (
     "«Không rõ»: tiến trình gửi đã dừng giữa chừng nên không biết tin đã tới người nhận chưa; "
     "những tin này không được gửi lại."
 )
+
+# -- absences and the review after the meeting (handlers/review.py) --------------------------
+FLOW_EXCUSE = "xin vắng sinh hoạt (/xinvang)"
+FLOW_REVIEW = "xem xét sau sinh hoạt chi bộ"
+EXCUSE_ASK = (
+    "Xin vắng buổi sinh hoạt tháng {month} ({when}).\n"
+    "Xin đồng chí cho biết <b>lý do</b> để bí thư chi bộ xem xét."
+)
+EXCUSE_SENT = "Đã gửi đơn xin vắng tháng {month}. Bí thư chi bộ sẽ trả lời đồng chí."
+EXCUSE_ALREADY = "Đồng chí đã xin vắng tháng {month}: <b>{status}</b>."
+EXCUSE_STATUS = {
+    "requested": "đang chờ bí thư",
+    "approved": "đã đồng ý",
+    "rejected": "không đồng ý",
+}
+EXCUSE_TO_SECRETARY = (
+    "<b>Xin vắng sinh hoạt tháng {month}</b>\nĐồng chí <b>{name}</b>\nLý do: {reason}"
+)
+BTN_AGREE = "Đồng ý"
+BTN_DISAGREE = "Không đồng ý"
+EXCUSE_APPROVED = (
+    "Bí thư chi bộ đã đồng ý cho đồng chí vắng buổi sinh hoạt tháng {month}. "
+    "Tháng này đồng chí không phải tự đánh giá."
+)
+EXCUSE_REJECTED = (
+    "Bí thư chi bộ chưa đồng ý cho đồng chí vắng buổi sinh hoạt tháng {month}. "
+    "Xin đồng chí sắp xếp tham dự, hoặc trao đổi trực tiếp với bí thư."
+)
+EXCUSE_DECIDED = "Đã ghi nhận: {name} — {status}."
+EXCUSE_TOO_LATE = "Buổi sinh hoạt tháng {month} đã diễn ra."
+
+REVIEW_PICK = (
+    "<b>Sau sinh hoạt tháng {month}</b> — {unit}\n"
+    "Chọn đồng chí để nhận xét, cho vắng có lý do, mở lại cho nộp muộn hoặc nhập tự đánh giá "
+    "thay; cuối cùng bấm «{done}»."
+)
+BTN_REVIEW = "Xem xét sau sinh hoạt tháng {month}"
+BTN_REVIEW_MEMBER = "{name} — {status}"
+BTN_REVIEW_DONE = "Ghi nhận chi bộ đã xem xét tháng {month}"
+REVIEW_MEMBER = "<b>{name}</b> — tháng {month}: <b>{status}</b>{comment}"
+REVIEW_COMMENT_SHOWN = "\nNhận xét: <i>{comment}</i>"
+BTN_COMMENT = "Nhận xét"
+BTN_EXCUSE = "Vắng có lý do"
+BTN_REOPEN = "Mở lại cho nộp muộn"
+BTN_ON_BEHALF = "Nhập tự đánh giá thay"
+REVIEW_ASK_COMMENT = (
+    "Nhận xét của chi bộ về việc thực hiện của đồng chí <b>{name}</b> tháng {month}:"
+)
+REVIEW_COMMENT_TO_MEMBER = (
+    "<b>Chi bộ đã xem xét việc thực hiện tháng {month}</b> của đồng chí.\n"
+    "Nhận xét: <i>{comment}</i>"
+)
+REVIEW_SAVED = "Đã lưu."
+REVIEW_REOPENED_TO_MEMBER = (
+    "Bí thư chi bộ đã mở lại tự đánh giá tháng {month} để đồng chí nộp muộn. Gõ /tudanhgia."
+)
+REVIEW_ON_BEHALF_NO_PLEDGE = "Đồng chí {name} chưa có bản đăng ký năm {year} được duyệt."
+REVIEW_RECORDED = "Đã ghi nhận: chi bộ đã xem xét việc thực hiện tháng {month}."
+ON_BEHALF_NOTE = " (bí thư nhập thay)"

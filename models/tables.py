@@ -312,6 +312,19 @@ class MemberPeriod(Base):
     __table_args__ = (UniqueConstraint("member_id", "period"),)
 
 
+class UnitPeriod(Base):
+    """The chi bộ recorded that it reviewed the pledges at its meeting of this period."""
+
+    __tablename__ = "unit_periods"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    period: Mapped[str] = mapped_column(String(7))
+    reviewed_at: Mapped[datetime]
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+
+    __table_args__ = (UniqueConstraint("unit_id", "period"),)
+
+
 class Conversation(Base):
     """Where a person is in a flow, and their draft. Written with the step's effect."""
 

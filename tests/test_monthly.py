@@ -232,3 +232,75 @@ async def test_only_secretaries_set_the_schedule_and_bad_input_is_explained(
 def test_settings_default_reminders() -> None:
     rule = Settings().reminders
     assert (rule.d3_days, rule.d1_days, rule.dayof_hours, rule.open_days) == (3, 1, 2.0, 7)
+
+
+async def test_excused_member_is_neither_reminded_nor_counted(world: World) -> None:
+    w, h = world, world.h
+    await set_schedule(w)
+    await h.say("m2", "xin vắng")  # typed as a word, without the slash
+    await h.say("m2", "Đi công tác tỉnh ngoài")
+    assert "Đã gửi đơn xin vắng tháng 12/2026" in h.last("m2").text
+    assert "Đi công tác tỉnh ngoài" in h.last("sec").text
+    button = h.with_choice("sec", "Đồng ý")
+    assert texts.NOT_ALLOWED in text_of(await h.press("m1", "Đồng ý", within=button))
+    await h.press("sec", "Đồng ý")
+    assert "đã đồng ý cho đồng chí vắng" in h.last("m2").text
+    assert "đã đồng ý" in text_of(await h.say("m2", "/xinvang"))
+    h.clock.now = at(30, 8, 0, month=11)
+    assert await run_tick(w) == {"d3": 2}
+    assert await reminders_to(w, "m2") == []
+    digest = text_of(await h.say("sec", "/chibo"))
+    assert "Đã nộp tự đánh giá: <b>0/13</b>" in digest and "Vắng có lý do: Lê Văn Đức" in digest
+
+
+async def test_after_the_meeting_comment_reopen_and_on_behalf(world: World) -> None:
+    from models.tables import UnitPeriod
+
+    w, h = world, world.h
+    await set_schedule(w)
+    h.clock.now = at(4, 9, 0)  # the day after the meeting of 3 December
+    await h.say("sec", "/chibo")
+    await h.press("sec", "Xem xét sau sinh hoạt tháng 12/2026")
+    assert "Sau sinh hoạt tháng 12/2026" in h.last("sec").text
+
+    # a comment the member then reads
+    await h.press("sec", "Hoàng Văn Sơn")
+    await h.press("sec", "Nhận xét")
+    await h.say("sec", "Cần vận động thêm các hộ ở xóm Đông")
+    assert "Cần vận động thêm các hộ ở xóm Đông" in h.last("m1").text
+
+    # reopened: the member submits late
+    await h.press("sec", "Lê Văn Đức")
+    await h.press("sec", "Mở lại cho nộp muộn")
+    assert "mở lại tự đánh giá tháng 12/2026" in h.last("m2").text
+    await h.say("m2", "/tudanhgia")
+    await h.press("m2", "Đã thực hiện")
+    await h.press("m2", "Bỏ qua")
+    await h.press("m2", "Không có")
+    await h.press("m2", "Gửi")
+    assert "(nộp muộn)" in h.last("m2").text
+
+    # entered on behalf of a member: recorded as such; the review then goes on
+    await h.press("sec", "Hoàng Văn Sơn")
+    await h.press("sec", "Nhập tự đánh giá thay")
+    await h.press("sec", "Chưa thực hiện")
+    await h.press("sec", "Bỏ qua")
+    await h.press("sec", "Không có")
+    await h.press("sec", "Gửi")
+    assert "(bí thư nhập thay)" in text_of(h.to("sec")[-3:])
+    resumed = h.last("sec")
+    assert "Sau sinh hoạt tháng 12/2026" in resumed.text
+    assert "Hoàng Văn Sơn — đã nộp" in [c.label for c in resumed.choices]
+    await h.press("sec", "Ghi nhận chi bộ đã xem xét tháng 12/2026")
+    assert "chi bộ đã xem xét việc thực hiện tháng 12/2026" in h.last("sec").text
+    async with h.sessions() as s:
+        rows = {a.member_id: a for a in await s.scalars(select(Assessment))}
+        reviewed = (await s.scalars(select(UnitPeriod))).one()
+    assert reviewed.period == "2026-12"
+    late = [a for a in rows.values() if a.late]
+    behalf = [a for a in rows.values() if a.entered_by is not None]
+    assert len(late) == 1 and len(behalf) == 1 and not behalf[0].late
+    # a plain member pressing the secretary's review button is refused
+    button = h.with_choice("sec", "Xem xét sau sinh hoạt")
+    replies = await h.press("m1", "Xem xét sau sinh hoạt", within=button)
+    assert texts.NOT_ALLOWED in text_of(replies)

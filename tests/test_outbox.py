@@ -186,7 +186,7 @@ async def drain_within_limits(
 async def test_drain_keeps_the_overall_and_per_chat_limits(
     sessions: Sessions, fake: FakeTelegramAPI
 ) -> None:
-    await drain_within_limits(sessions, fake, count=150, chats=30, interval=0.5)
+    await drain_within_limits(sessions, fake, count=90, chats=30, interval=0.5)
 
 
 @pytest.mark.slow
@@ -280,9 +280,7 @@ async def test_attempts_are_bounded_then_the_row_fails(
     keys = await plan_rows(sessions, 2, 1, now=clock())
     fail_chat(fake, 0, 3)
     async with telegram(fake) as channel:
-        worker = DeliveryWorker(
-            sessions, {TG: channel}, clock, per_chat_interval=0, max_attempts=3
-        )
+        worker = DeliveryWorker(sessions, {TG: channel}, clock, per_chat_interval=0, max_attempts=3)
         assert await worker.drain() == 1
         clock.advance(hours=1)
         assert await worker.drain() == 1
@@ -435,7 +433,8 @@ async def test_a_killed_worker_leaves_unknown_rows_that_are_never_resent(
     before_finisher = len(fake.calls("sendMessage"))
     async with sessions() as s:
         left_sending = {
-            r.dedupe_key for r in await s.scalars(select(Delivery).where(Delivery.status == "sending"))
+            r.dedupe_key
+            for r in await s.scalars(select(Delivery).where(Delivery.status == "sending"))
         }
     assert len(left_sending) <= 30  # at most max_in_flight rows were being sent
 
@@ -498,9 +497,7 @@ async def test_status_counts_and_rendering(sessions: Sessions) -> None:
         for key, status in zip(keys, statuses, strict=True):
             kind = "reply" if key == keys[0] else "notice"
             await s.execute(
-                update(Delivery)
-                .where(Delivery.dedupe_key == key)
-                .values(status=status, kind=kind)
+                update(Delivery).where(Delivery.dedupe_key == key).values(status=status, kind=kind)
             )
     counts = await status_counts(sessions)
     assert counts == {

@@ -69,7 +69,10 @@ class Harness:
 
     def restart(self) -> None:
         """New workers, as after a process restart: only the database carries state."""
-        self.delivery = DeliveryWorker(self.sessions, {CHANNEL: self.channel}, self.clock)
+        # No per-chat pacing: the collector is not Telegram, and drain() must not sleep.
+        self.delivery = DeliveryWorker(
+            self.sessions, {CHANNEL: self.channel}, self.clock, per_chat_interval=0
+        )
         self.inbox = InboxWorker(self.sessions, self.settings, self.clock, on_planned=lambda: None)
 
     async def deliver(self, inc: Incoming, update_key: str | None = None) -> list[Reply]:

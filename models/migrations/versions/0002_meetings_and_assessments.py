@@ -50,6 +50,17 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_member_periods')),
     sa.UniqueConstraint('member_id', 'period', name=op.f('uq_member_periods_member_id_period'))
     )
+    op.create_table('unit_periods',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('unit_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('period', sa.String(length=7), nullable=False),
+    sa.Column('reviewed_at', models.tables.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('reviewed_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.ForeignKeyConstraint(['reviewed_by'], ['members.id'], name=op.f('fk_unit_periods_reviewed_by_members')),
+    sa.ForeignKeyConstraint(['unit_id'], ['org_units.id'], name=op.f('fk_unit_periods_unit_id_org_units')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_unit_periods')),
+    sa.UniqueConstraint('unit_id', 'period', name=op.f('uq_unit_periods_unit_id_period'))
+    )
     op.create_table('assessments',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('member_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -114,5 +125,6 @@ def downgrade() -> None:
 
     op.drop_table('assessments')
     op.drop_table('member_periods')
+    op.drop_table('unit_periods')
     op.drop_table('meeting_overrides')
     # ### end Alembic commands ###
