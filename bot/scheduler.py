@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -56,7 +56,9 @@ class Scheduler:
             coalesce=True,
             max_instances=1,
             misfire_grace_time=3600,
-            next_run_time=self.clock(),  # a first tick at start: catch up after downtime
+            # A first tick at start catches up after downtime. APScheduler keeps real time;
+            # only the planning reads the (injectable) clock.
+            next_run_time=datetime.now(UTC),
         )
 
     async def run_once(self) -> Counter[str]:

@@ -76,7 +76,15 @@ async def digest_reply(
     buttons = [Choice(texts.BTN_DETAILS, f"!dd:{cal.unit.id}:{meeting.period}")]
     if missing:
         buttons.insert(0, Choice(texts.BTN_NUDGE, f"!dn:{cal.unit.id}:{meeting.period}"))
-    return Reply("\n".join(lines), buttons)
+    counts = [
+        (texts.PERIOD_STATUS[status], sum(1 for m in up.members if up.statuses[m.id] == status))
+        for status in (pm.SUBMITTED, pm.LATE, pm.MISSING, pm.EXCUSED)
+    ]
+    chart = {
+        "title": texts.DIGEST_CHART_TITLE.format(month=month_label(meeting.period)),
+        "bars": [[label, n] for label, n in counts if n or label == counts[0][0]],
+    }
+    return Reply("\n".join(lines), buttons, chart=chart)
 
 
 async def _stuck_items(

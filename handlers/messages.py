@@ -42,13 +42,16 @@ class Reply:
     text: str
     choices: list[Choice] = field(default_factory=list)
     row_width: int = 1  # buttons per row where a channel has buttons
+    # A small bar chart sent with the text where a channel can show pictures:
+    # {"title": str, "bars": [[label, value], ...]} (see bot/charts.py).
+    chart: dict[str, Any] | None = None
 
     def to_payload(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "choices": [[c.label, c.data] for c in self.choices],
             "row_width": self.row_width,
-        }
+        } | ({"chart": self.chart} if self.chart else {})
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Reply:
@@ -56,4 +59,5 @@ class Reply:
             text=payload["text"],
             choices=[Choice(label, data) for label, data in payload.get("choices", [])],
             row_width=payload.get("row_width", 1),
+            chart=payload.get("chart"),
         )

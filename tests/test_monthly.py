@@ -108,6 +108,8 @@ async def test_a_whole_month(world: World) -> None:
     assert "Tình hình trước sinh hoạt tháng 12/2026" in digest
     assert "Đã nộp tự đánh giá: <b>1/14</b> (7,1%)" in digest
     assert "Lê Văn Đức" in digest and "Đặng Văn Lộc" not in digest  # exempt: not counted
+    chart = h.last("sec").chart
+    assert chart is not None and chart["bars"] == [["đã nộp", 1], ["chưa nộp", 13]]
     # the same digest on demand
     assert "Đã nộp tự đánh giá: <b>1/14</b>" in text_of(await h.say("sec", "/chibo"))
     # nudging now reminds nobody twice in a day

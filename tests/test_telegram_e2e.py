@@ -369,3 +369,64 @@ async def test_flood_limit_and_server_errors_are_retried_until_delivered(
         assert len(greetings) == 1  # delivered once, despite the failures
     finally:
         await app.stop()
+
+
+async def test_monthly_cycle_on_telegram(db_url: str, fake: FakeTelegramAPI) -> None:
+    """Reminder with a button into /tudanhgia, the assessment, the digest with its chart."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import update
+
+    from models.orgs import find_unit
+    from models.tables import OrgUnit
+
+    assert cli(db_url, "org", "import", "examples/roster.csv").returncode == 0
+    codes, _ = invite_codes(db_url)
+    clock_now = [datetime(2026, 11, 25, 2, 0, tzinfo=UTC)]
+    app = App(make_config(db_url, fake, "polling"), clock=lambda: clock_now[0])
+    await app.start()
+    try:
+        sec, member = User(fake, SEC, "Thắng"), User(fake, MEMBER, "Sơn")
+        await sec.say(codes["Trần Văn Thắng"], "Chào đồng chí")
+        await member.say(codes["Hoàng Văn Sơn"], "Chào đồng chí")
+        await member.say("/dangky", "Bước 1/5")
+        await member.press("Quy định 144", "Đã chọn")
+        await member.press("Tiếp tục", "Bước 2/5")
+        await member.say("Còn ngại phát biểu", "hạn chế 2")
+        await member.press("Xong", "Bước 3/5")
+        await member.say("Vận động 5 hộ phân loại rác", "Kết quả")
+        await member.say("5 hộ tham gia", "thời hạn")
+        await member.press("Hằng tháng", "Thêm việc làm")
+        await member.press("sang bước tiếp", "Bước 4/5")
+        await member.press("Không chọn", "Bước 5/5")
+        await member.press("Gửi bản đăng ký", "chờ duyệt")
+        await sec.wait(0, "Bản đăng ký chờ duyệt")
+        await sec.press("Duyệt", "Đã duyệt")
+        async with app.sessions() as s, s.begin():
+            unit = await find_unit(s, THON2)
+            assert unit is not None
+            await s.execute(
+                update(OrgUnit)
+                .where(OrgUnit.id == unit.id)
+                .values(meeting_rule={"kind": "day", "day": 3, "time": "19:30", "place": ""})
+            )
+
+        clock_now[0] = datetime(2026, 11, 30, 1, 5, tzinfo=UTC)  # D-3, 08:05 in Hà Nội
+        since = len(member.messages())
+        assert (await app.scheduler.run_once())["d3"] == 2
+        await member.wait(since, "Nhắc việc")
+        await member.press("Tự đánh giá ngay", "việc làm 1/1")
+        await member.press("Đã thực hiện", "Ghi chú")
+        await member.say("Đã có 5 hộ", "Khó khăn")
+        await member.press("Không có", "Gửi tự đánh giá này")
+        await member.press("Gửi", "Đã nhận tự đánh giá tháng 12/2026")
+
+        clock_now[0] = datetime(2026, 12, 2, 11, 5, tzinfo=UTC)  # D-1, 18:05
+        photos = len(fake.calls("sendPhoto"))
+        assert (await app.scheduler.run_once())["digest"] == 1
+        digest = await sec.wait(0, "Tình hình trước sinh hoạt tháng 12/2026")
+        assert "Đã nộp tự đánh giá: <b>1/14</b>" in digest
+        await fake.wait_for(lambda: len(fake.calls("sendPhoto")) > photos)
+        assert await app.scheduler.run_once() == {}
+    finally:
+        await app.stop()

@@ -142,3 +142,12 @@ def test_reminder_config_is_read_and_checked(tmp_path: object) -> None:
     cfg.write_text("[reminders]\nsnooze = 3\n")
     with pytest.raises(ConfigError, match="snooze"):
         load(cfg, {})
+
+
+def test_the_digest_chart_renders_a_png_with_vietnamese_labels() -> None:
+    from bot.charts import bar_chart_png, chart_as_text
+
+    chart = {"title": "Tự đánh giá tháng 12/2026", "bars": [["Đã nộp", 9], ["Chưa nộp", 3]]}
+    png = bar_chart_png(chart)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000
+    assert chart_as_text(chart) == "Tự đánh giá tháng 12/2026: Đã nộp: 9 · Chưa nộp: 3"

@@ -13,6 +13,10 @@ NAME = "console"
 
 def render(reply: Reply) -> str:
     lines = [strip_html(reply.text)]
+    if reply.chart:
+        from bot.charts import chart_as_text
+
+        lines.append(f"[{chart_as_text(reply.chart)}]")
     lines += [f"  {n}. {c.label}" for n, c in enumerate(reply.choices, start=1)]
     return "\n".join(lines)
 

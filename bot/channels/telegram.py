@@ -171,6 +171,10 @@ class TelegramChannel:
                 await self._ack(payload["ack_ref"])
                 return
             reply = Reply.from_payload(payload)
+            if reply.chart:
+                from bot.charts import bar_chart_png
+
+                await self.bot.send_photo(chat_id=int(chat_id), photo=bar_chart_png(reply.chart))
             pieces = split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)
             for n, piece in enumerate(pieces):
                 last = n == len(pieces) - 1
