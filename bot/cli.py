@@ -95,6 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     plan.add_argument("--now", help="thời điểm ISO-8601 (mặc định: bây giờ)")
     plan.set_defaults(handler=cmd_reminders_plan)
 
+    box = sub.add_parser("outbox", help="hàng đợi tin gửi đi").add_subparsers(metavar="VIỆC")
+    box.add_parser("status", help="số tin theo trạng thái và loại").set_defaults(
+        handler=cmd_outbox_status
+    )
+
     theme = sub.add_parser("theme", help="chuyên đề năm").add_subparsers(metavar="VIỆC")
     tset = theme.add_parser("set", help="công bố (hoặc sửa) chuyên đề năm cho một đơn vị")
     tset.add_argument("--unit", required=True)
@@ -439,3 +444,18 @@ async def _reminders_plan(config: Config, now: object) -> None:
     print(texts.CLI_PLANNED.format(n=sum(planned.values())))
     for kind, n in sorted(planned.items()):
         print(texts.CLI_PLANNED_LINE.format(kind=kind, n=n))
+
+
+def cmd_outbox_status(config: Config, args: argparse.Namespace) -> None:
+    _migrate(config)
+    asyncio.run(_outbox_status(config))
+
+
+async def _outbox_status(config: Config) -> None:
+    from bot.outbox import render_status, status_counts
+
+    engine = create_engine(config.database_url)
+    try:
+        print(render_status(await status_counts(session_factory(engine))))
+    finally:
+        await engine.dispose()

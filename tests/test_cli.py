@@ -255,3 +255,5 @@ def test_reminders_plan_is_idempotent(tmp_path: Path) -> None:
     assert "Không có tin nào mới" in again.stdout
     bad = run(tmp_path, "reminders", "plan", "--now", "hôm qua")
     assert bad.returncode == 1 and "ISO-8601" in bad.stderr
+    status = run(tmp_path, "outbox", "status")
+    assert status.returncode == 0 and "1" in status.stdout, status.stderr
