@@ -306,3 +306,22 @@ async def test_after_the_meeting_comment_reopen_and_on_behalf(world: World) -> N
     button = h.with_choice("sec", "Xem xét sau sinh hoạt")
     replies = await h.press("m1", "Xem xét sau sinh hoạt", within=button)
     assert texts.NOT_ALLOWED in text_of(replies)
+
+
+async def test_one_planner_at_a_time_on_postgresql(world: World) -> None:
+    """While another process holds the planner's lock, a tick plans nothing (PostgreSQL);
+    SQLite has a single process and always plans."""
+    from sqlalchemy import text
+
+    from bot.scheduler import LOCK_KEY
+
+    w, h = world, world.h
+    await set_schedule(w)
+    h.clock.now = at(30, 8, 0, month=11)
+    async with h.sessions() as other, other.begin():
+        postgres = other.get_bind().dialect.name == "postgresql"
+        if postgres:
+            await other.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": LOCK_KEY})
+        planned = await tick(h.sessions, h.settings, h.clock())
+        assert planned == ({} if postgres else {"d3": 3})
+    assert await tick(h.sessions, h.settings, h.clock()) == ({"d3": 3} if postgres else {})
