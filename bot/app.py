@@ -32,7 +32,12 @@ class App:
         if config.telegram.token:
             self.telegram = TelegramChannel(config.telegram)
             self.channels[self.telegram.name] = self.telegram
-        self.delivery = DeliveryWorker(self.sessions, self.channels, clock)
+        self.delivery = DeliveryWorker(
+            self.sessions,
+            self.channels,
+            clock,
+            per_chat_interval={"telegram": config.telegram.per_chat_interval},
+        )
         self.inbox = inbox.InboxWorker(
             self.sessions, config.settings, clock, on_planned=self.delivery.kick
         )

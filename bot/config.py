@@ -29,6 +29,7 @@ class TelegramConfig:
     webhook_secret: str | None = None
     poll_timeout: int = 30
     rate_per_second: float = 30.0
+    per_chat_interval: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,7 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         webhook_secret=secret,
         poll_timeout=r.positive("telegram", "poll_timeout", 30),
         rate_per_second=r.get("telegram", "rate_per_second", float, 30.0),
+        per_chat_interval=r.get("telegram", "per_chat_interval", float, 1.0),
     )
 
     timezone = r.get("org", "timezone", str, "Asia/Ho_Chi_Minh")

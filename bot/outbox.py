@@ -11,15 +11,18 @@ stateDiagram-v2
     sending --> unknown: the worker died mid-send (lease expired); never resent
 ```
 
-- **Order per chat.** A row is claimed only when every earlier row of its chat is settled
-  (sent, failed, unreachable, unknown). A chat whose earlier row waits for a retry, or is being
-  sent by another worker, gets nothing newer meanwhile. Due work is selected as "due rows with no
-  unsettled earlier row in their chat", so rows waiting for a retry never hide newer due rows of
-  other chats.
+- **Order per chat.** A chat's rows go out one at a time, in id order. Work is chosen in one
+  statement: the due rows, each chat's only up to its first row that must wait (being sent, or
+  waiting for a retry). So a chat whose earlier row waits gets nothing newer meanwhile, and rows
+  waiting for a retry never crowd due rows of other chats out of the selection. A row is claimed
+  only once the rows before it in its chat are settled (sent, failed, unreachable, unknown: final
+  states), so several workers keep the order too.
 - **Limits.** At most `max_in_flight` sends at once; consecutive messages to one chat at least
-  `per_chat_interval` seconds apart (Telegram: about one per second per chat; the first goes at
-  once; acks of button presses are not paced). The channel paces the overall rate (Telegram:
-  PTB's AIORateLimiter, ~30/s). The per-chat pacing is per worker process.
+  `per_chat_interval` seconds apart (one value, or one per channel; Telegram: about one per
+  second per chat; the first goes at once; acks of button presses are not paced). The channel
+  paces the overall rate (Telegram: PTB's AIORateLimiter, ~30/s). The per-chat pacing is per
+  worker process: two workers may each send to one chat within the interval (a 429 then, which
+  is honoured like any other).
 - **Claiming.** pending → sending with `claimed_by` (a uuid per worker) and `claimed_at`, in a
   transaction of its own, then the send, then the outcome in another. On PostgreSQL the claim
   locks the row with `FOR UPDATE SKIP LOCKED`, so several processes can drain one outbox and no
@@ -38,7 +41,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -54,9 +57,9 @@ from models.tables import Delivery
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("pending", "sending", "sent", "failed", "unreachable", "unknown")
-UNSETTLED = ("pending", "sending")
+STATUSES = ("pending", "sending", "sent", "failed", "unreachable", "unknown", "expired")
 MAX_ATTEMPTS = 10
+PER_CHAT_INTERVAL = 1.0  # Telegram: about one message per second in one chat
 BACKOFF_BASE = 1.0  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 600.0
 STOP_GRACE = 10.0  # seconds a stopping worker gives the sends it started to finish
@@ -111,7 +114,7 @@ class DeliveryWorker(Worker):
         poll_interval: float = 1.0,
         *,
         max_in_flight: int = 30,
-        per_chat_interval: float = 1.0,
+        per_chat_interval: float | Mapping[str, float] = PER_CHAT_INTERVAL,
         lease_seconds: float = 60.0,
         max_attempts: int = MAX_ATTEMPTS,
         batch: int = 500,
@@ -122,6 +125,7 @@ class DeliveryWorker(Worker):
         self.sessions, self.channels, self.clock = sessions, channels, clock
         self.worker_id = uuid.uuid4().hex
         self.max_in_flight = max_in_flight
+        # seconds between messages to one chat: one value, or per channel name
         self.per_chat_interval = per_chat_interval
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
@@ -140,6 +144,7 @@ class DeliveryWorker(Worker):
         await self._recover_if_due()
         attempted = 0
         active: dict[Chat, asyncio.Task[int]] = {}
+        passed: set[Chat] = set()  # a row another worker had: not again in this drain
         wake: asyncio.Task[Any] | None = None
         try:
             while True:
@@ -147,13 +152,13 @@ class DeliveryWorker(Worker):
                     self._wake.clear()
                     wake = asyncio.create_task(self._wake.wait())
                 queues: dict[Chat, list[_Due]] = {}
-                for row in await self._due(self.batch + self.per_chat_batch * len(active)):
-                    if row.chat in active:
-                        continue  # its rows are queued already
+                for row in await self._look(self.batch + self.per_chat_batch * len(active)):
+                    if row.chat in active or row.chat in passed:
+                        continue  # its rows are queued already, or another worker has it
                     if row.chat in queues or len(active) + len(queues) < self.batch:
                         queues.setdefault(row.chat, []).append(row)
                 for chat, queue in queues.items():
-                    active[chat] = asyncio.create_task(self._drain_chat(queue))
+                    active[chat] = asyncio.create_task(self._drain_chat(queue, passed))
                 if not active:
                     return attempted
                 # Until a chat is done, new work is kicked, or a poll: then look for more.
@@ -174,34 +179,51 @@ class DeliveryWorker(Worker):
                 task.cancel()  # a send already started is finished and recorded (_attempt)
             await asyncio.gather(*active.values(), return_exceptions=True)
 
-    async def _drain_chat(self, queue: list[_Due]) -> int:
+    async def _drain_chat(self, queue: list[_Due], passed: set[Chat]) -> int:
         """One chat's due rows, one at a time and in id order; stops at a row that must wait."""
         attempted = 0
-        for row in queue:
-            await self._pace(row)
-            settled = await self._attempt(row)
-            if settled is None:  # not ours: claimed by another worker, or no longer due
-                break
-            attempted += 1
-            if not settled:  # waits for a retry: nothing newer for this chat meanwhile
-                break
+        try:
+            for row in queue:
+                await self._pace(row)
+                settled = await self._attempt(row)
+                if settled is None:  # not ours: claimed by another worker, or no longer due
+                    passed.add(row.chat)
+                    break
+                attempted += 1
+                if not settled:  # waits for a retry: nothing newer for this chat meanwhile
+                    break
+        except Exception:  # the database, most likely: the chat is tried again later
+            log.exception("delivering to %s:%s stopped", *queue[0].chat)
         return attempted
 
+    async def _look(self, limit: int) -> list[_Due]:
+        try:
+            return await self._due(limit)
+        except Exception:  # the database is away: the run() loop looks again at its next poll
+            log.exception("could not read the outbox")
+            return []
+
+    def _interval(self, row: _Due) -> float:
+        """Seconds between two messages to the row's chat; acks are not paced."""
+        if row.kind == "ack":
+            return 0.0
+        if isinstance(self.per_chat_interval, Mapping):
+            return self.per_chat_interval.get(row.channel, PER_CHAT_INTERVAL)
+        return self.per_chat_interval
+
     async def _pace(self, row: _Due) -> None:
-        if self.per_chat_interval <= 0 or row.kind == "ack":
-            return
         last = self._last_send.get(row.chat)
-        if last is not None:
-            wait = last + self.per_chat_interval - time.monotonic()
+        if last is not None and (interval := self._interval(row)) > 0:
+            wait = last + interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
 
     def _sent_to(self, row: _Due) -> None:
-        if self.per_chat_interval <= 0 or row.kind == "ack":
+        if self._interval(row) <= 0:
             return
         now = time.monotonic()
         if len(self._last_send) >= 10_000:  # forget chats that no longer need pacing
-            horizon = now - self.per_chat_interval
+            horizon = now - BACKOFF_CAP  # longer than any interval
             self._last_send = {c: t for c, t in self._last_send.items() if t > horizon}
         self._last_send[row.chat] = now
 
@@ -278,6 +300,9 @@ class DeliveryWorker(Worker):
         claimed = await self._claim(row.id)
         if claimed is None:
             return None
+        if _expired(claimed.payload, self.clock()):
+            # A reminder for a meeting that has started is worse than none: drop it.
+            return await self._settle(claimed, "expired")
         error: DeliveryError | None = None
         try:
             await self.channels[claimed.channel].deliver(
@@ -291,6 +316,11 @@ class DeliveryWorker(Worker):
         finally:
             self._sent_to(row)
         return await self._record(claimed, error)
+
+    async def _settle(self, claimed: _Claimed, status: str) -> bool:
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(_T).where(_T.c.id == claimed.id).values(status=status))
+        return True
 
     async def _claim(self, row_id: int) -> _Claimed | None:
         """pending -> sending, if the row is still pending and due. The row was chosen as its
@@ -400,8 +430,11 @@ class DeliveryWorker(Worker):
 
     async def _recover_if_due(self) -> None:
         if time.monotonic() >= self._next_recovery:
-            await self.recover()
             self._next_recovery = time.monotonic() + min(30.0, self.lease_seconds / 2)
+            try:
+                await self.recover()
+            except Exception:
+                log.exception("could not look for deliveries left sending")
 
 
 # -- python -m bot outbox status --------------------------------------------------------------
@@ -439,3 +472,9 @@ def render_status(counts: dict[tuple[str, str], int]) -> str:
     if any(n for (status, _), n in counts.items() if status == "unknown"):
         lines.append(texts.OUTBOX_STATUS_UNKNOWN_NOTE)
     return "\n".join(lines)
+
+
+def _expired(payload: dict[str, Any], now: datetime) -> bool:
+    """payload["expires_at"] (ISO-8601) has passed: the message is no longer worth sending."""
+    expires = payload.get("expires_at")
+    return isinstance(expires, str) and datetime.fromisoformat(expires) <= now

@@ -184,7 +184,8 @@ async def plan_digest(
             member_id=member.id,
             kind="digest",
             dedupe_key=key,
-            payload=reply.to_payload(),
+            payload=reply.to_payload() | {"expires_at": meeting.starts_at.isoformat()},
+            not_before=max(now, apply_quiet_hours(now, meeting.starts_at, rule, cal.tz)),
             now=now,
         ):
             count += 1

@@ -560,6 +560,7 @@ OUTBOX_STATUS_NAMES = {
     "failed": "lỗi",
     "unreachable": "không liên lạc được",
     "unknown": "không rõ",
+    "expired": "quá hạn, không gửi",
 }
 OUTBOX_STATUS_LINE = "  {status}  {count}"
 OUTBOX_STATUS_KINDS = "  ({kinds})"

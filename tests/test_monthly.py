@@ -325,3 +325,18 @@ async def test_one_planner_at_a_time_on_postgresql(world: World) -> None:
         planned = await tick(h.sessions, h.settings, h.clock())
         assert planned == ({} if postgres else {"d3": 3})
     assert await tick(h.sessions, h.settings, h.clock()) == ({"d3": 3} if postgres else {})
+
+
+async def test_a_reminder_is_never_sent_after_its_meeting(world: World) -> None:
+    w, h = world, world.h
+    await set_schedule(w, rule="ngày 3", time="7h30")
+    h.clock.now = at(2, 22, 0)  # back late on D-1: the follow-up waits for 07:00 …
+    assert await run_tick(w) == {"d1": 3, "digest": 1}
+    assert await reminders_to(w, "m2") == []
+    h.clock.now = at(3, 8, 0)  # … but the outbox is only drained after the 07:30 meeting
+    await h.delivery.drain()
+    assert await reminders_to(w, "m2") == []
+    async with h.sessions() as s:
+        kinds = {"reminder", "digest"}
+        statuses = set(await s.scalars(select(Delivery.status).where(Delivery.kind.in_(kinds))))
+    assert statuses == {"expired"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import contextlib
+import itertools
 import random
 import signal
 import sys
@@ -156,7 +157,7 @@ def in_order_and_paced(fake: FakeTelegramAPI, keys: list[str], interval: float) 
         planned[chat_of[key]].append(key)
     for chat, records in got.items():
         assert [k for _, k in records] == planned[chat], f"chat {chat} out of order"
-        gaps = [b - a for (a, _), (b, _) in zip(records, records[1:], strict=False)]
+        gaps = [b - a for (a, _), (b, _) in itertools.pairwise(records)]
         assert min(gaps, default=interval) >= interval - 0.005, (chat, min(gaps))
 
 
@@ -194,6 +195,26 @@ async def test_drain_1000_deliveries_at_30_per_second(
     sessions: Sessions, fake: FakeTelegramAPI
 ) -> None:
     await drain_within_limits(sessions, fake, count=1000, chats=200, interval=1.0)
+
+
+async def test_at_most_max_in_flight_sends_at_once(sessions: Sessions) -> None:
+    in_flight, peak = 0, 0
+
+    class Slow:
+        name = TG
+
+        async def deliver(self, chat: str, kind: str, payload: dict[str, Any]) -> None:
+            nonlocal in_flight, peak
+            in_flight += 1
+            peak = max(peak, in_flight)
+            await asyncio.sleep(0.05)
+            in_flight -= 1
+
+    clock = Clock()
+    await plan_rows(sessions, 40, 20, now=clock())
+    worker = DeliveryWorker(sessions, {TG: Slow()}, clock, per_chat_interval=0, max_in_flight=5)
+    assert await worker.drain() == 40
+    assert peak == 5
 
 
 # -- failures ----------------------------------------------------------------------------------
@@ -303,7 +324,7 @@ async def test_order_per_chat_survives_a_transient_failure(
     keys = await plan_rows(sessions, 6, 2, now=clock())  # chat 0: k0 k2 k4; chat 1: k1 k3 k5
     fail_chat(fake, 0, 1)
     async with telegram(fake) as channel:
-        worker = DeliveryWorker(sessions, {TG: channel}, clock, per_chat_interval=0.05)
+        worker = DeliveryWorker(sessions, {TG: channel}, clock, per_chat_interval={TG: 0.05})
         assert await worker.drain() == 4
         assert sent_keys(fake, 0) == []
         assert sent_keys(fake, 1) == ["k00001", "k00003", "k00005"]
@@ -383,6 +404,25 @@ async def test_stopping_finishes_the_sends_already_started(sessions: Sessions) -
     rows = await load(sessions)
     assert delivered == [str(chat_id(0))]
     assert [rows[k].status for k in keys] == ["sent", "pending"]
+
+
+async def test_a_database_hiccup_does_not_stop_the_worker(
+    sessions: Sessions, fake: FakeTelegramAPI
+) -> None:
+    clock = Clock()
+    keys = await plan_rows(sessions, 1, 1, now=clock())
+    async with telegram(fake) as channel:
+        worker = DeliveryWorker(sessions, {TG: channel}, clock, per_chat_interval=0)
+        due = worker._due
+
+        async def unreachable_database(limit: int) -> list[Any]:
+            raise OSError("connection reset by peer")
+
+        worker._due = unreachable_database  # type: ignore[method-assign]
+        assert await worker.drain() == 0  # logged; the run() loop looks again at its next poll
+        worker._due = due  # type: ignore[method-assign]
+        assert await worker.drain() == 1
+    assert sent_keys(fake) == keys
 
 
 @contextlib.asynccontextmanager

@@ -136,6 +136,7 @@ def make_config(db_url: str, fake: FakeTelegramAPI, mode: str) -> Config:
             webhook_url=f"http://127.0.0.1:{port}/telegram",
             webhook_secret=SECRET,
             poll_timeout=1,
+            per_chat_interval=0.05,  # the pacing itself is tested in test_outbox.py
         ),
         host="127.0.0.1",
         port=port,
