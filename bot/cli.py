@@ -94,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
     plan = rem.add_parser("plan", help="lên lịch những tin đến hạn (chạy lại không gửi trùng)")
     plan.add_argument("--now", help="thời điểm ISO-8601 (mặc định: bây giờ)")
     plan.set_defaults(handler=cmd_reminders_plan)
+    rset = rem.add_parser("set", help="giờ nhắc riêng của một đơn vị (khác [reminders] chung)")
+    rset.add_argument("--unit", required=True)
+    rset.add_argument(
+        "values", nargs="*", metavar="KEY=VALUE", help="ví dụ d3_at=07:00 dayof_hours=3"
+    )
+    rset.add_argument("--reset", action="store_true", help="trở về giờ nhắc chung")
+    rset.set_defaults(handler=cmd_reminders_set)
 
     box = sub.add_parser("outbox", help="hàng đợi tin gửi đi").add_subparsers(metavar="VIỆC")
     box.add_parser("status", help="số tin theo trạng thái và loại").set_defaults(
@@ -457,5 +464,55 @@ async def _outbox_status(config: Config) -> None:
     engine = create_engine(config.database_url)
     try:
         print(render_status(await status_counts(session_factory(engine))))
+    finally:
+        await engine.dispose()
+
+
+def cmd_reminders_set(config: Config, args: argparse.Namespace) -> None:
+    from handlers.schedule import ReminderRule
+
+    values: dict[str, object] = {}
+    for item in args.values:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise UserError(texts.CLI_BAD_REMINDER.format(error=item))
+        number: object = raw
+        for kind in (int, float):
+            try:
+                number = kind(raw)
+                break
+            except ValueError:
+                continue
+        values[key.strip()] = number
+    base = config.settings.reminders.to_json()
+    try:
+        rule = None if args.reset else ReminderRule.from_json(base | values)
+    except ValueError as e:
+        raise UserError(texts.CLI_BAD_REMINDER.format(error=e)) from None
+    _migrate(config)
+    asyncio.run(_reminders_set(config, clean(args.unit), rule))
+
+
+async def _reminders_set(config: Config, path: str, rule: object) -> None:
+    from handlers.schedule import ReminderRule
+    from models import audit
+    from models.orgs import find_unit
+
+    engine = create_engine(config.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            unit = await find_unit(session, path)
+            if unit is None:
+                raise UserError(texts.CLI_UNIT_NOT_FOUND.format(path=path))
+            unit.reminder_rule = rule.to_json() if isinstance(rule, ReminderRule) else None
+            audit.record(
+                session,
+                action="reminder_rule",
+                now=utcnow(),
+                actor="cli",
+                unit=unit.id,
+                rule=unit.reminder_rule,
+            )
+        print(texts.CLI_REMINDERS_SET.format(unit=path) if rule else texts.CLI_REMINDERS_RESET)
     finally:
         await engine.dispose()

@@ -549,6 +549,9 @@ DETAILS_MARK = {"done": "✅", "doing": "⏳", "not_yet": "❌"}
 CLI_PLANNED = "Đã lên lịch gửi {n} tin:"
 CLI_PLANNED_LINE = "  {kind}: {n}"
 CLI_NOTHING_PLANNED = "Không có tin nào mới cần lên lịch lúc {now}."
+CLI_BAD_REMINDER = "Giờ nhắc không hợp lệ: {error}"
+CLI_REMINDERS_SET = "Đã lưu giờ nhắc riêng cho {unit}."
+CLI_REMINDERS_RESET = "Đơn vị này dùng lại giờ nhắc chung trong config.toml."
 CLI_BAD_NOW = "--now phải là thời điểm ISO-8601, ví dụ 2026-12-01T08:00+07:00."
 
 # -- outbox status (bot/outbox.py) ----

@@ -255,5 +255,14 @@ def test_reminders_plan_is_idempotent(tmp_path: Path) -> None:
     assert "Không có tin nào mới" in again.stdout
     bad = run(tmp_path, "reminders", "plan", "--now", "hôm qua")
     assert bad.returncode == 1 and "ISO-8601" in bad.stderr
+    # the unit's own D-1: two days before at 07:00 instead of the next day at 08:00
+    own = run(tmp_path, "reminders", "set", "--unit", THON2, "d1_days=2", "d1_at=07:00")
+    assert own.returncode == 0 and "Đã lưu" in own.stdout, own.stderr
+    follow_up = run(tmp_path, "reminders", "plan", "--now", "2026-12-01T07:05+07:00")
+    assert "d1: 1" in follow_up.stdout, follow_up.stdout
+    bad_rule = run(tmp_path, "reminders", "set", "--unit", THON2, "d3_at=25:00")
+    assert bad_rule.returncode == 1 and "Giờ nhắc không hợp lệ" in bad_rule.stderr
+    assert run(tmp_path, "reminders", "set", "--unit", THON2, "--reset").returncode == 0
     status = run(tmp_path, "outbox", "status")
-    assert status.returncode == 0 and "1" in status.stdout, status.stderr
+    pending = next(line for line in status.stdout.splitlines() if "chờ gửi" in line)
+    assert status.returncode == 0 and pending.split()[2:] == ["2", "(reminder", "2)"]
