@@ -29,7 +29,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -289,8 +289,6 @@ async def _answer_move_time(ctx: Ctx, answer: Answer) -> None:
         ctx.reply(fmt(texts.SCHEDULE_BAD_TIME, text=answer.text))
         await ctx.goto("move_time")
         return
-    from datetime import date
-
     starts = datetime.combine(date.fromisoformat(ctx.data["date"]), at, tz)
     await _override(ctx, cal.unit, regular.period, starts_at=starts, place=regular.place)
     ctx.reply(texts.MOVED.format(month=month_label(regular.period), when=when(starts, cal.tz)))
