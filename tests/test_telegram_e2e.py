@@ -144,6 +144,13 @@ def make_config(db_url: str, fake: FakeTelegramAPI, mode: str) -> Config:
 
 
 @pytest.fixture
+def roster_codes(db_url: str) -> dict[str, str]:
+    """The example roster imported with the real CLI; each member's personal invite code."""
+    assert cli(db_url, "org", "import", "examples/roster.csv").returncode == 0
+    return invite_codes(db_url)[0]
+
+
+@pytest.fixture
 def start_app(db_url: str, fake: FakeTelegramAPI) -> Callable[..., Any]:
     """Starts the bot; each test stops it itself (some stop and restart it)."""
 
@@ -240,10 +247,9 @@ async def test_whole_journey(mode: str, db_url: str, fake: FakeTelegramAPI, star
 
 
 async def test_restart_mid_flow_and_duplicate_delivery(
-    db_url: str, fake: FakeTelegramAPI, start_app: Any
+    db_url: str, fake: FakeTelegramAPI, start_app: Any, roster_codes: dict[str, str]
 ) -> None:
-    assert cli(db_url, "org", "import", "examples/roster.csv").returncode == 0
-    codes, _ = invite_codes(db_url)
+    codes = roster_codes
     app = await start_app("webhook")
     member = User(fake, MEMBER, "Sơn")
     await member.say(codes["Hoàng Văn Sơn"], "Chào đồng chí")
@@ -304,10 +310,9 @@ async def test_webhook_rejects_a_wrong_secret(
 
 
 async def test_long_reply_is_split_and_blocked_user_is_unreachable(
-    db_url: str, fake: FakeTelegramAPI, start_app: Any
+    db_url: str, fake: FakeTelegramAPI, start_app: Any, roster_codes: dict[str, str]
 ) -> None:
-    assert cli(db_url, "org", "import", "examples/roster.csv").returncode == 0
-    codes, _ = invite_codes(db_url)
+    codes = roster_codes
     app = await start_app("polling")
     try:
         sec = User(fake, SEC, "Thắng")
@@ -355,10 +360,9 @@ def test_command_menu_is_in_vietnamese() -> None:
 
 
 async def test_flood_limit_and_server_errors_are_retried_until_delivered(
-    db_url: str, fake: FakeTelegramAPI, start_app: Any
+    db_url: str, fake: FakeTelegramAPI, start_app: Any, roster_codes: dict[str, str]
 ) -> None:
-    assert cli(db_url, "org", "import", "examples/roster.csv").returncode == 0
-    codes, _ = invite_codes(db_url)
+    codes = roster_codes
     app = await start_app("polling")
     try:
         member = User(fake, MEMBER, "Sơn")
@@ -372,7 +376,9 @@ async def test_flood_limit_and_server_errors_are_retried_until_delivered(
         await app.stop()
 
 
-async def test_monthly_cycle_on_telegram(db_url: str, fake: FakeTelegramAPI) -> None:
+async def test_monthly_cycle_on_telegram(
+    db_url: str, fake: FakeTelegramAPI, roster_codes: dict[str, str]
+) -> None:
     """Reminder with a button into /tudanhgia, the assessment, the digest with its chart."""
     from datetime import UTC, datetime
 
@@ -381,8 +387,7 @@ async def test_monthly_cycle_on_telegram(db_url: str, fake: FakeTelegramAPI) -> 
     from models.orgs import find_unit
     from models.tables import OrgUnit
 
-    assert cli(db_url, "org", "import", "examples/roster.csv").returncode == 0
-    codes, _ = invite_codes(db_url)
+    codes = roster_codes
     clock_now = [datetime(2026, 11, 25, 2, 0, tzinfo=UTC)]
     app = App(make_config(db_url, fake, "polling"), clock=lambda: clock_now[0])
     await app.start()
