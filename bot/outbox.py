@@ -8,6 +8,7 @@ stateDiagram-v2
     sending --> pending: transient error, retry later (retry_after, or backoff with jitter)
     sending --> failed: permanent error, too many attempts, or a failed ack
     sending --> unreachable: blocked by the person / chat gone
+    sending --> not_reached: this channel cannot reach them now (e.g. Zalo OA's window)
     sending --> unknown: the worker died mid-send (lease expired); never resent
 ```
 
@@ -27,6 +28,10 @@ stateDiagram-v2
   transaction of its own, then the send, then the outcome in another. On PostgreSQL the claim
   locks the row with `FOR UPDATE SKIP LOCKED`, so several processes can drain one outbox and no
   row is sent twice; on SQLite one process drains and a conditional UPDATE is the claim.
+- **Another channel.** When a channel cannot reach the person (blocked, outside Zalo OA's
+  window, plan quota used up), a message of the bot's own (notice, reminder, digest) is planned
+  on the member's next linked channel in the same transaction that records the failure
+  (models.routing.plan_fallback); replies stay with the chat that wrote.
 - **Crashes.** A row in "sending" whose claim is older than `lease_seconds` and not this
   worker's becomes "unknown" (checked at start and periodically): the platform may or may not
   have it, and a message is never sent twice. A worker that is stopped (cancelled) finishes the
@@ -53,11 +58,21 @@ from bot.channels.base import Channel, DeliveryError
 from bot.worker import Worker
 from handlers import texts
 from handlers.text import number_vi
+from models import routing
 from models.tables import Delivery
 
 log = logging.getLogger(__name__)
 
-STATUSES = ("pending", "sending", "sent", "failed", "unreachable", "unknown", "expired")
+STATUSES = (
+    "pending",
+    "sending",
+    "sent",
+    "failed",
+    "unreachable",
+    "not_reached",
+    "unknown",
+    "expired",
+)
 MAX_ATTEMPTS = 10
 PER_CHAT_INTERVAL = 1.0  # Telegram: about one message per second in one chat
 BACKOFF_BASE = 1.0  # seconds before the first retry (before jitter)
@@ -103,6 +118,8 @@ class _Claimed:
     kind: str
     payload: dict[str, Any]
     attempts: int  # including this one
+    member_id: int | None
+    dedupe_key: str
 
 
 class DeliveryWorker(Worker):
@@ -120,8 +137,10 @@ class DeliveryWorker(Worker):
         batch: int = 500,
         per_chat_batch: int = 10,
         rng: random.Random | None = None,
+        routes: routing.RoutePolicy | None = None,
     ) -> None:
         super().__init__(poll_interval)
+        self.routes = routes or routing.RoutePolicy()
         self.sessions, self.channels, self.clock = sessions, channels, clock
         self.worker_id = uuid.uuid4().hex
         self.max_in_flight = max_in_flight
@@ -240,8 +259,10 @@ class DeliveryWorker(Worker):
         channels = list(self.channels)
         holding = union_all(
             select(_T.c.channel, _T.c.chat_id, _T.c.id).where(_T.c.status == "sending"),
+            # Waiting for a retry holds the chat; a first try planned for later (quiet hours)
+            # does not: replies to the person go out before it.
             select(_T.c.channel, _T.c.chat_id, _T.c.id).where(
-                _T.c.status == "pending", _T.c.next_attempt_at > now
+                _T.c.status == "pending", _T.c.next_attempt_at > now, _T.c.attempts > 0
             ),
         ).subquery("holding")
         held = (
@@ -352,7 +373,14 @@ class DeliveryWorker(Worker):
                     attempts=_T.c.attempts + 1,
                 )
                 .returning(
-                    _T.c.id, _T.c.channel, _T.c.chat_id, _T.c.kind, _T.c.payload, _T.c.attempts
+                    _T.c.id,
+                    _T.c.channel,
+                    _T.c.chat_id,
+                    _T.c.kind,
+                    _T.c.payload,
+                    _T.c.attempts,
+                    _T.c.member_id,
+                    _T.c.dedupe_key,
                 )
             )
             found = (await session.execute(stmt)).first()
@@ -387,6 +415,8 @@ class DeliveryWorker(Worker):
         values = self._outcome(claimed, error)
         mine = (_T.c.id == claimed.id, _T.c.claimed_by == self.worker_id)
         async with self.sessions() as session, session.begin():
+            if error is not None:
+                await self._reroute(session, claimed, error, values)
             result = await session.execute(
                 update(_T).where(*mine, _T.c.status == "sending").values(**values)
             )
@@ -407,6 +437,36 @@ class DeliveryWorker(Worker):
                 error,
             )
         return bool(values["status"] != "pending")
+
+    async def _reroute(
+        self,
+        session: AsyncSession,
+        claimed: _Claimed,
+        error: DeliveryError,
+        values: dict[str, Any],
+    ) -> None:
+        """A channel that cannot reach the person: try their next channel (see module doc)."""
+        now = self.clock()
+        if error.unreachable:
+            await routing.mark_unreachable(session, claimed.channel, claimed.chat_id, now)
+        if not error.reroute or claimed.member_id is None:
+            return
+        final = "unreachable" if error.unreachable else "not_reached"
+        moved_to = await routing.plan_fallback(
+            session,
+            member_id=claimed.member_id,
+            channel=claimed.channel,
+            kind=claimed.kind,
+            dedupe_key=claimed.dedupe_key,
+            payload=claimed.payload,
+            now=now,
+            policy=self.routes,
+        )
+        if moved_to is not None:
+            values["status"] = final
+            values["last_error"] = f"{values['last_error']} → {moved_to}"[:2000]
+        elif error.permanent and values["status"] == "failed":
+            values["status"] = final
 
     # -- crash recovery --------------------------------------------------------------------
     async def recover(self) -> int:

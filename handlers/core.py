@@ -12,13 +12,13 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Importing the flows registers their commands, steps and actions with the engine.
-from handlers import help, monthly, onboarding, pledge, review, secretary, texts  # noqa: F401
+from handlers import accounts, help, monthly, onboarding, pledge, review, secretary, texts  # noqa: F401
 from handlers.engine import Ctx, conversation_key, dispatch, load_conversation
 from handlers.messages import Incoming, Reply
 from handlers.settings import Settings
-from models import outbox
-from models.people import identity_for, member_by_identity
-from models.tables import Identity
+from models import outbox, routing
+from models.people import member_by_identity
+from models.tables import Member
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,11 @@ async def process(
 ) -> int:
     """Handle one update; returns how many deliveries were planned."""
     member = await member_by_identity(session, inc.channel, inc.user_id)
-    if member is not None:
-        await _follow_chat(session, member.id, inc)
+    if inc.event == "unfollow":
+        # Left the Zalo OA: nothing can be sent there; their other channels still work.
+        await routing.mark_unreachable(session, inc.channel, inc.chat_id, now)
+        return 0
+    await routing.seen(session, inc.channel, inc.user_id, inc.chat_id, now)
     conv = await load_conversation(session, conversation_key(inc, member), now)
     ctx = Ctx(session=session, inc=inc, member=member, conv=conv, now=now, settings=settings)
     await dispatch(ctx)
@@ -48,22 +51,28 @@ async def process(
         )
         planned += 1
     for n, out in enumerate(ctx.out):
-        if out.chat is not None:
-            channel, chat_id = out.chat
-        elif out.member_id is not None:
-            identity = await identity_for(session, out.member_id)
-            if identity is None:
+        if out.member_id is not None and out.chat is None:
+            recipient = await session.get(Member, out.member_id)
+            if recipient is not None and await routing.plan(
+                session,
+                recipient,
+                kind="notice",
+                dedupe_key=f"in:{update_id}:{n}",
+                payload=out.reply.to_payload(),
+                now=now,
+                policy=settings.routes,
+            ):
+                planned += 1
+            else:
                 log.info("member %s has no linked account; message not planned", out.member_id)
-                continue
-            channel, chat_id = identity.channel, identity.chat_id
-        else:
-            channel, chat_id = inc.channel, inc.chat_id
+            continue
+        channel, chat_id = out.chat if out.chat is not None else (inc.channel, inc.chat_id)
         await outbox.plan(
             session,
             channel=channel,
             chat_id=chat_id,
-            member_id=out.member_id or (ctx.member.id if ctx.member and not out.chat else None),
-            kind="reply" if out.member_id is None and out.chat is None else "notice",
+            member_id=ctx.member.id if ctx.member and not out.chat else None,
+            kind="reply" if out.chat is None else "notice",
             dedupe_key=f"in:{update_id}:{n}",
             payload=out.reply.to_payload(),
             now=now,
@@ -85,14 +94,3 @@ async def plan_error_reply(
         payload=Reply(texts.ERROR).to_payload(),
         now=now,
     )
-
-
-async def _follow_chat(session: AsyncSession, member_id: int, inc: Incoming) -> None:
-    """Keep the chat id current (a user's chat id can change, e.g. a migrated account)."""
-    identity = await identity_for(session, member_id)
-    if (
-        isinstance(identity, Identity)
-        and identity.channel == inc.channel
-        and (identity.user_id == inc.user_id and identity.chat_id != inc.chat_id)
-    ):
-        identity.chat_id = inc.chat_id

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import texts
 from handlers.common import month_label, when
 from handlers.engine import Ctx, action
 from handlers.messages import Choice, Reply
-from handlers.reminders import plan_to_member, reminded_today
+from handlers.reminders import plan_to_member, reminded_today, template_fields
 from handlers.schedule import Meeting, ReminderRule
 from handlers.text import Html, fmt, number_vi
 from models import periods as pm
 from models import pledges as store
+from models import routing
 from models.people import has_role
-from models.tables import Assessment, Delivery, Identity, OrgUnit, PledgeItem
+from models.routing import RoutePolicy
+from models.tables import Assessment, Delivery, Member, OrgUnit, PledgeItem
 
 MAX_NAMES = 40
 
@@ -37,7 +39,12 @@ def _names(names: list[str]) -> str:
 
 
 async def digest_reply(
-    session: AsyncSession, cal: pm.Calendar, meeting: Meeting, rule: ReminderRule, now: datetime
+    session: AsyncSession,
+    cal: pm.Calendar,
+    meeting: Meeting,
+    rule: ReminderRule,
+    now: datetime,
+    policy: RoutePolicy,
 ) -> Reply:
     up = await pm.unit_period(session, cal, meeting, rule, now)
     counted = [m for m in up.members if up.statuses[m.id] not in (pm.EXEMPT, pm.EXCUSED)]
@@ -66,7 +73,7 @@ async def digest_reply(
         names = {m.id: m.full_name for m in up.members}
         lines.append(texts.DIGEST_STUCK)
         lines += [fmt(texts.DIGEST_STUCK_LINE, name=names[mid], action=a) for mid, a in stuck]
-    unreachable = await _unreachable(session, [m for m in counted])
+    unreachable = await _unreachable(session, counted, now, policy)
     if unreachable:
         lines.append(fmt(texts.DIGEST_UNREACHABLE, names=_names(unreachable)))
     year = int(meeting.period[:4])
@@ -123,23 +130,34 @@ async def _stuck_items(
     ]
 
 
-async def _unreachable(session: AsyncSession, members: list[object]) -> list[str]:
-    """No linked account, or the last message to them could not be delivered (blocked)."""
-    from models.tables import Member
-
-    result = []
-    for member in members:
-        assert isinstance(member, Member)
-        linked = await session.scalar(select(Identity.id).where(Identity.member_id == member.id))
-        last = await session.scalar(
-            select(Delivery.status)
-            .where(Delivery.member_id == member.id, Delivery.status != "pending")
-            .order_by(Delivery.id.desc())
-            .limit(1)
+async def _unreachable(
+    session: AsyncSession, members: list[Member], now: datetime, policy: RoutePolicy
+) -> list[str]:
+    """Members the bot cannot reach on any channel: no linked account, every account blocked
+    or outside its window, or the last message planned to them reached no channel."""
+    ids = [m.id for m in members]
+    accounts = await routing.identities(session, ids)
+    last = (
+        select(func.max(Delivery.id))
+        .where(
+            Delivery.member_id.in_(ids),
+            Delivery.kind.not_in(routing.DIRECT_KINDS),
+            Delivery.status.not_in(("pending", "sending")),
         )
-        if linked is None or last == "unreachable":
-            result.append(member.full_name)
-    return result
+        .group_by(Delivery.member_id)
+    )
+    failed = set(
+        await session.scalars(
+            select(Delivery.member_id).where(
+                Delivery.id.in_(last), Delivery.status.in_(("unreachable", "not_reached"))
+            )
+        )
+    )
+    return [
+        m.full_name
+        for m in members
+        if m.id in failed or not any(policy.can_reach(a, "reminder", now) for a in accounts[m.id])
+    ]
 
 
 async def _unit_for_secretary(ctx: Ctx, args: str) -> tuple[pm.Calendar, Meeting] | None:
@@ -186,7 +204,16 @@ async def nudge(ctx: Ctx, args: str) -> None:
         )
         key = f"nudge:{meeting.period}:{day}:m{member.id}"
         if await plan_to_member(
-            ctx.session, member, reply, key, ctx.now, cal.tz, meeting.starts_at, rule
+            ctx.session,
+            member,
+            reply,
+            key,
+            ctx.now,
+            cal.tz,
+            meeting.starts_at,
+            rule,
+            ctx.settings.routes,
+            template_fields(member, cal, meeting),
         ):
             sent += 1
     if not sent and not skipped:

@@ -243,6 +243,12 @@ async def dispatch(ctx: Ctx) -> None:
     if inc.choice is not None:
         await _on_choice(ctx, inc.choice)
         return
+    if inc.event == "unsupported":  # Zalo does not pass on this person's content
+        ctx.reply(texts.UNSUPPORTED_CONTENT)
+        return
+    if inc.event == "follow":  # followed the Zalo OA: as if they had sent /start
+        await run_command(ctx, "start", "")
+        return
     if not text:  # a sticker, a photo without caption, only invisible characters
         ctx.reply(texts.EMPTY_MESSAGE)
         await _reprompt(ctx)

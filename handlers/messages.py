@@ -17,6 +17,8 @@ class Incoming:
     choice: str | None = None  # the data of a pressed button
     display_name: str = ""
     ack_ref: str | None = None  # what the channel needs to acknowledge a button press
+    # Not a message: "unsupported" (Zalo withheld the content), "follow"/"unfollow" (Zalo OA).
+    event: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

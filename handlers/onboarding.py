@@ -21,6 +21,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from handlers import texts
+from handlers.accounts import announce_link
 from handlers.common import local_now
 from handlers.engine import (
     Answer,
@@ -136,6 +137,8 @@ async def _link(ctx: Ctx, member: Member) -> None:
     ctx.end_flow()
     ctx.member = member
     ctx.conv = await load_conversation(ctx.session, f"m:{member.id}", ctx.now)
+    if await announce_link(ctx, member):
+        return
     ctx.reply(fmt(texts.LINKED_GREETING, name=member.full_name, unit=member.unit.name))
     await send_menu(ctx)
 

@@ -21,10 +21,9 @@ from handlers.messages import Choice, Reply
 from handlers.schedule import Meeting, ReminderRule, apply_quiet_hours, reminder_times
 from handlers.settings import Settings
 from handlers.text import fmt
-from models import outbox
 from models import periods as pm
 from models import pledges as store
-from models.people import identity_for
+from models import routing
 from models.tables import Delivery, Member, OrgUnit, Role
 
 MEMBER_KINDS = ("d3", "d1", "dayof")
@@ -47,7 +46,7 @@ async def plan_due(session: AsyncSession, now: datetime, settings: Settings) -> 
             # Only the latest due reminder: after downtime, D-1 replaces a D-3 not yet sent.
             latest = max(due, key=lambda k: times[k])
             planned[latest] += await _plan_member_reminders(
-                session, cal, meeting, rule, latest, now
+                session, cal, meeting, rule, latest, now, settings.routes
             )
         if "digest" in times and times["digest"] <= now:
             planned["digest"] += await plan_digest(session, cal, meeting, rule, now, settings)
@@ -61,6 +60,7 @@ async def _plan_member_reminders(
     rule: ReminderRule,
     kind: str,
     now: datetime,
+    policy: routing.RoutePolicy,
 ) -> int:
     up = await pm.unit_period(session, cal, meeting, rule, now)
     count = 0
@@ -73,7 +73,10 @@ async def _plan_member_reminders(
             continue
         reply = await _member_reminder(session, cal, meeting, member, kind, missing)
         key = f"{REMINDER}:{meeting.period}:{kind}:m{member.id}"
-        if await plan_to_member(session, member, reply, key, now, cal.tz, meeting.starts_at, rule):
+        fields = template_fields(member, cal, meeting)
+        if await plan_to_member(
+            session, member, reply, key, now, cal.tz, meeting.starts_at, rule, policy, fields
+        ):
             count += 1
     return count
 
@@ -127,26 +130,39 @@ async def plan_to_member(
     tz: str,
     expires_at: datetime,
     rule: ReminderRule,
+    policy: routing.RoutePolicy,
+    fields: dict[str, str],
 ) -> bool:
     """Plan one reminder to a member, unless they cannot be reached, were reminded today, or
     it was planned before. It waits out quiet hours and expires when the meeting starts.
     True if a row was added."""
-    identity = await identity_for(session, member.id)
-    if identity is None or await reminded_today(session, member.id, now, tz):
+    if await reminded_today(session, member.id, now, tz):
         return False
-    payload = reply.to_payload() | {"expires_at": expires_at.isoformat()}
-    send_at = max(now, apply_quiet_hours(now, expires_at, rule, tz))
-    return await outbox.plan(
+    payload = reply.to_payload() | {"expires_at": expires_at.isoformat(), "fields": fields}
+    return await routing.plan(
         session,
-        channel=identity.channel,
-        chat_id=identity.chat_id,
-        member_id=member.id,
+        member,
         kind=REMINDER,
         dedupe_key=key,
         payload=payload,
         now=now,
-        not_before=send_at,
+        policy=policy,
+        not_before=max(now, apply_quiet_hours(now, expires_at, rule, tz)),
     )
+
+
+def template_fields(member: Member, cal: pm.Calendar, meeting: Meeting) -> dict[str, str]:
+    """Plain values a Zalo ZNS template can carry when the chat window is closed (the names
+    are what config.toml's [zalo_oa.templates] map to template parameters)."""
+    local = meeting.starts_at.astimezone(ZoneInfo(cal.tz))
+    return {
+        "member_name": member.full_name,
+        "unit_name": cal.unit.name,
+        "month": month_label(meeting.period),
+        "meeting_date": f"{local:%d/%m/%Y}",
+        "meeting_time": f"{local:%H:%M}",
+        "meeting_place": meeting.place or "",
+    }
 
 
 async def digest_recipients(session: AsyncSession, unit: OrgUnit) -> list[Member]:
@@ -170,23 +186,23 @@ async def plan_digest(
 ) -> int:
     from handlers.digest import digest_reply
 
-    reply = await digest_reply(session, cal, meeting, rule, now)
+    reply = await digest_reply(session, cal, meeting, rule, now, settings.routes)
     count = 0
     for member in await digest_recipients(session, cal.unit):
-        identity = await identity_for(session, member.id)
-        if identity is None:
-            continue
         key = f"digest:{meeting.period}:u{cal.unit.id}:m{member.id}"
-        if await outbox.plan(
+        if await routing.plan(
             session,
-            channel=identity.channel,
-            chat_id=identity.chat_id,
-            member_id=member.id,
+            member,
             kind="digest",
             dedupe_key=key,
-            payload=reply.to_payload() | {"expires_at": meeting.starts_at.isoformat()},
-            not_before=max(now, apply_quiet_hours(now, meeting.starts_at, rule, cal.tz)),
+            payload=reply.to_payload()
+            | {
+                "expires_at": meeting.starts_at.isoformat(),
+                "fields": template_fields(member, cal, meeting),
+            },
             now=now,
+            policy=settings.routes,
+            not_before=max(now, apply_quiet_hours(now, meeting.starts_at, rule, cal.tz)),
         ):
             count += 1
     return count

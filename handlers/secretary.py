@@ -49,7 +49,7 @@ async def _digest(ctx: Ctx, unit: OrgUnit) -> None:
     extra = [review] if review else []
     if meeting is not None:
         rule = pm.reminder_rule_of(unit, ctx.settings.reminders)
-        reply = await digest_reply(ctx.session, cal, meeting, rule, ctx.now)
+        reply = await digest_reply(ctx.session, cal, meeting, rule, ctx.now, ctx.settings.routes)
         ctx.reply(reply.text, reply.choices + extra)
     elif extra:
         ctx.reply(texts.NO_NEXT_MEETING, extra)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from handlers.schedule import ReminderRule
+from models.routing import RoutePolicy
 
 
 @dataclass(frozen=True)
@@ -20,3 +21,7 @@ class Settings:
     next_year_from_month: int = 12
     # Reminder offsets and quiet hours for units that set none of their own.
     reminders: ReminderRule = field(default_factory=ReminderRule)
+    # Which channel reaches whom (Zalo OA's window, its ZNS templates).
+    routes: RoutePolicy = field(default_factory=RoutePolicy)
+    # Minutes a /lienket code (to link another channel) stays valid.
+    link_minutes: int = 15

@@ -23,6 +23,10 @@ STALE_BUTTON = "Bước này đã qua."
 STILL_IN_FLOW = "Đồng chí đang làm dở: <b>{title}</b>. Xin tiếp tục, hoặc gõ /huy để dừng."
 CANCELLED = "Đã dừng. Những gì đang nhập dở chưa được lưu."
 NOTHING_TO_CANCEL = "Không có việc gì đang làm dở."
+UNSUPPORTED_CONTENT = (
+    "Xin lỗi, tôi không đọc được nội dung tin nhắn này. "
+    "Đồng chí vui lòng gõ bằng chữ, hoặc gõ /trogiup để xem các việc có thể làm."
+)
 ERROR = "Xin lỗi, đã có lỗi khi xử lý tin nhắn. Đồng chí vui lòng thử lại sau ít phút."
 NOT_ALLOWED = "Đồng chí không có quyền thực hiện việc này."
 
@@ -97,6 +101,8 @@ HELP_MEMBER = (
     "/tudanhgia — tự đánh giá việc thực hiện trước buổi sinh hoạt chi bộ\n"
     "/lich — buổi sinh hoạt chi bộ sắp tới\n"
     "/xinvang — xin vắng buổi sinh hoạt sắp tới (có lý do)\n"
+    "/lienket — dùng thêm Telegram hoặc Zalo (lấy mã liên kết)\n"
+    "/kenh — chọn kênh nhận nhắc việc\n"
     "/huy — dừng việc đang làm dở\n"
     "/trogiup — xem hướng dẫn này"
 )
@@ -351,6 +357,8 @@ COMMAND_MENU = (
     ("xinvang", "Xin vắng buổi sinh hoạt sắp tới"),
     ("lichhop", "Bí thư: đặt lịch sinh hoạt chi bộ"),
     ("chibo", "Bí thư: tình hình chi bộ, duyệt bản đăng ký"),
+    ("lienket", "Liên kết thêm Zalo hoặc Telegram"),
+    ("kenh", "Chọn kênh nhận nhắc việc"),
     ("trogiup", "Hướng dẫn sử dụng"),
     ("huy", "Dừng việc đang làm dở"),
 )
@@ -562,6 +570,7 @@ OUTBOX_STATUS_NAMES = {
     "sent": "đã gửi",
     "failed": "lỗi",
     "unreachable": "không liên lạc được",
+    "not_reached": "kênh không gửi được",
     "unknown": "không rõ",
     "expired": "quá hạn, không gửi",
 }
@@ -632,3 +641,39 @@ REVIEW_REOPENED_TO_MEMBER = (
 REVIEW_ON_BEHALF_NO_PLEDGE = "Đồng chí {name} chưa có bản đăng ký năm {year} được duyệt."
 REVIEW_RECORDED = "Đã ghi nhận: chi bộ đã xem xét việc thực hiện tháng {month}."
 ON_BEHALF_NOTE = " (bí thư nhập thay)"
+
+# -- several channels: /lienket, /kenh ---------------------------------------------------------
+CHANNEL_NAMES = {
+    "telegram": "Telegram",
+    "zalo_bot": "Zalo",
+    "zalo_oa": "Zalo (trang Official Account)",
+    "console": "bàn phím (thử nghiệm)",
+}
+LINK_CODE = (
+    "Mã liên kết của đồng chí: <b>{code}</b>\n"
+    "Mở trợ lý trên kênh muốn dùng thêm (Telegram hoặc Zalo) và gửi mã này. "
+    "Mã dùng một lần, hết hạn sau {minutes} phút.\n"
+    "<i>Không đưa mã cho người khác: ai có mã sẽ nhận được tin nhắn của đồng chí.</i>"
+)
+LINKED_ANOTHER_CHANNEL = (
+    "Đã liên kết {channel} với đồng chí <b>{name}</b>.\n"
+    "Đồng chí dùng được trợ lý trên cả {channels}. Nhắc việc gửi qua {preferred}; "
+    "đổi bằng lệnh /kenh."
+)
+LINKED_NOTICE_OTHER = (
+    "Tài khoản {channel} vừa được liên kết với đồng chí <b>{name}</b>. "
+    "Nếu không phải đồng chí làm việc này, xin báo ngay bí thư chi bộ."
+)
+CHANNELS_HEADER = "<b>Kênh nhận tin</b> của đồng chí:"
+CHANNEL_LINE = "• {channel}{preferred}{state}"
+CHANNEL_PREFERRED_MARK = " — <b>ưu tiên</b>"
+CHANNEL_BLOCKED = " (không gửi được: tài khoản đã chặn hoặc bỏ quan tâm)"
+CHANNEL_WINDOW_CLOSED = " (chỉ nhận được tin trong {days} ngày sau lần nhắn gần nhất)"
+CHANNELS_PICK = (
+    "Nhắc việc và thông báo gửi qua kênh ưu tiên; khi kênh đó không gửi được, gửi qua kênh còn lại."
+)
+CHANNELS_ONLY_ONE = "Đồng chí mới dùng một kênh. Muốn dùng thêm Telegram hoặc Zalo, gõ /lienket."
+BTN_PREFER = "Ưu tiên {channel}"
+CHANNEL_PREFERRED_SET = "Từ nay nhắc việc và thông báo gửi qua <b>{channel}</b> trước."
+CHANNEL_NOT_LINKED = "Đồng chí chưa liên kết {channel}. Gõ /lienket để lấy mã liên kết."
+CHANNEL_LAST_USED = "kênh đồng chí dùng gần nhất"

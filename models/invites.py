@@ -42,6 +42,7 @@ async def _current(
 ) -> Invite | None:
     stmt = select(Invite).where(
         Invite.unit_id == unit_id,
+        Invite.purpose == "invite",
         Invite.member_id == member_id if member_id else Invite.member_id.is_(None),
         Invite.used_at.is_(None),
         Invite.revoked_at.is_(None),
@@ -69,6 +70,7 @@ async def issue(
             update(Invite)
             .where(
                 Invite.unit_id == unit.id,
+                Invite.purpose == "invite",
                 Invite.member_id == member_id if member_id else Invite.member_id.is_(None),
                 Invite.used_at.is_(None),
                 Invite.revoked_at.is_(None),
@@ -84,6 +86,33 @@ async def issue(
         unit_id=unit.id,
         member_id=member_id,
         expires_at=now + timedelta(days=days),
+        created_at=now,
+    )
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+async def issue_link_code(
+    session: AsyncSession, member: Member, now: datetime, *, minutes: int
+) -> Invite:
+    """A fresh one-time code for linking another channel (/lienket); earlier ones stop working."""
+    await session.execute(
+        update(Invite)
+        .where(
+            Invite.member_id == member.id,
+            Invite.purpose == "link",
+            Invite.used_at.is_(None),
+            Invite.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    invite = Invite(
+        code=new_code(),
+        unit_id=member.unit_id,
+        member_id=member.id,
+        purpose="link",
+        expires_at=now + timedelta(minutes=minutes),
         created_at=now,
     )
     session.add(invite)

@@ -43,6 +43,7 @@ async def link_identity(
         chat_id=chat_id,
         display_name=display_name or None,
         created_at=now,
+        last_inbound_at=now,
     )
     session.add(identity)
     await session.flush()

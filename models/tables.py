@@ -103,6 +103,8 @@ class Member(Base):
     exempt: Mapped[bool] = mapped_column(Boolean, default=False)  # miễn sinh hoạt
     phone: Mapped[str | None] = mapped_column(String(20))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Where reminders and notices go first (/kenh); empty: the most recently used account.
+    preferred_channel: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -135,6 +137,10 @@ class Identity(Base):
     chat_id: Mapped[str] = mapped_column(String(64))
     display_name: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime]
+    # The person's last message from this account: Zalo OA may only answer within a window.
+    last_inbound_at: Mapped[datetime | None]
+    # A send failed for good (blocked the bot, unfollowed the OA); cleared when they write again.
+    unreachable_at: Mapped[datetime | None]
 
     __table_args__ = (
         UniqueConstraint("channel", "user_id"),
@@ -151,6 +157,8 @@ class Invite(Base):
     code: Mapped[str] = mapped_column(String(16), unique=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    # "invite": handed out by the secretary; "link": from /lienket, to add another channel.
+    purpose: Mapped[str] = mapped_column(String(8), default="invite", server_default="invite")
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
@@ -371,7 +379,8 @@ class Delivery(Base):
     kind: Mapped[str] = mapped_column(String(32))  # reply | ack | notice | ...
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    # pending | sending | sent | failed | unreachable | unknown (was sending when a worker died)
+    # pending | sending | sent | failed | unreachable | not_reached (the channel could not, e.g.
+    # outside Zalo OA's window; another channel was tried) | unknown (a worker died mid-send)
     status: Mapped[str] = mapped_column(String(12), default="pending")
     claimed_by: Mapped[str | None] = mapped_column(String(40))  # the worker that is sending it
     claimed_at: Mapped[datetime | None]
@@ -382,6 +391,31 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at", "id"),)
+
+
+class ChannelUsage(Base):
+    """Messages sent per channel and month, and the platform's last quota figures: the Zalo
+    plans count messages and users, and we warn before a limit is reached."""
+
+    __tablename__ = "channel_usage"
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    quota: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as the platform said
+    warned_level: Mapped[int] = mapped_column(Integer, default=0)  # percent last warned about
+    updated_at: Mapped[datetime]
+
+
+class OAToken(Base):
+    """The Zalo OA's tokens. The refresh token is single-use: the new pair is committed before
+    the new access token is used, so a crash can never leave us holding a spent one."""
+
+    __tablename__ = "oa_tokens"
+    app_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    access_token: Mapped[str] = mapped_column(Text)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class AuditLog(Base):

@@ -6,7 +6,12 @@ from typing import Any, Protocol
 
 
 class DeliveryError(Exception):
-    """A send that failed. `permanent` ones are not retried; `retry_after` paces a retry."""
+    """A send that failed. `permanent` ones are not retried; `retry_after` paces a retry.
+
+    `reroute`: this channel cannot reach the person now (outside Zalo OA's window, the plan's
+    quota used up), but another of their channels may: a message of the bot's own goes there.
+    With no other channel left, a permanent error is final and a transient one is retried.
+    """
 
     def __init__(
         self,
@@ -14,11 +19,13 @@ class DeliveryError(Exception):
         *,
         permanent: bool = False,
         unreachable: bool = False,
+        reroute: bool = False,
         retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent or unreachable
         self.unreachable = unreachable  # the person blocked the bot or left the platform
+        self.reroute = reroute or unreachable
         self.retry_after = retry_after
 
 
