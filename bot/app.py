@@ -7,19 +7,26 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from bot import inbox
 from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
+from bot.channels.zalo_bot import ZaloBotChannel
+from bot.channels.zalo_oa import ZaloOAChannel
 from bot.config import Config
 from bot.outbox import DeliveryWorker
 from bot.scheduler import Scheduler
+from bot.usage import UsageMeter
 from handlers.messages import Incoming
 from models.db import create_engine, session_factory, utcnow
 
 log = logging.getLogger(__name__)
+
+HOUSEKEEPING_SECONDS = 600.0  # the Zalo OA token's freshness, the Zalo plan's limits
 
 
 class App:
@@ -28,15 +35,29 @@ class App:
         self.engine = create_engine(config.database_url)
         self.sessions = session_factory(self.engine)
         self.channels: dict[str, Channel] = {}
+        self.usage = UsageMeter(self.sessions, clock, config.settings)
         self.telegram: TelegramChannel | None = None
+        self.zalo_bot: ZaloBotChannel | None = None
+        self.zalo_oa: ZaloOAChannel | None = None
         if config.telegram.token:
             self.telegram = TelegramChannel(config.telegram)
             self.channels[self.telegram.name] = self.telegram
+        if config.zalo_bot.token:
+            self.zalo_bot = ZaloBotChannel(config.zalo_bot, self.usage)
+            self.channels[self.zalo_bot.name] = self.zalo_bot
+        if config.zalo_oa.enabled:
+            self.zalo_oa = ZaloOAChannel(config.zalo_oa, self.sessions, self.usage, clock)
+            self.channels[self.zalo_oa.name] = self.zalo_oa
         self.delivery = DeliveryWorker(
             self.sessions,
             self.channels,
             clock,
-            per_chat_interval={"telegram": config.telegram.per_chat_interval},
+            per_chat_interval={
+                "telegram": config.telegram.per_chat_interval,
+                "zalo_bot": config.zalo_bot.per_chat_interval,
+                "zalo_oa": config.zalo_oa.per_chat_interval,
+            },
+            routes=config.settings.routes,
         )
         self.inbox = inbox.InboxWorker(
             self.sessions, config.settings, clock, on_planned=self.delivery.kick
@@ -46,6 +67,7 @@ class App:
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._runner: web.AppRunner | None = None
+        self.http: aiohttp.ClientSession | None = None  # shared by the Zalo clients
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel
@@ -55,27 +77,52 @@ class App:
 
     async def start(self) -> None:
         """Start receiving and sending. Pending work left by a previous run is picked up."""
+        self.http = aiohttp.ClientSession()
+        routes: dict[str, Any] = {}
         if self.telegram is not None:
             await self.telegram.start()
             if self.config.telegram.mode == "webhook":
-                await self._start_web()
+                routes["/telegram"] = self.telegram.webhook_handler(self.store, self.inbox.kick)
             else:
                 self._spawn(self.telegram.poll(self.store, self.inbox.kick))
+        if self.zalo_bot is not None:
+            await self.zalo_bot.start(self.http)
+            if self.config.zalo_bot.mode == "webhook":
+                routes["/zalo-bot"] = self.zalo_bot.webhook_handler(self.store, self.inbox.kick)
+            else:
+                self._spawn(self.zalo_bot.poll(self.store, self.inbox.kick))
+        if self.zalo_oa is not None:
+            await self.zalo_oa.start(self.http)
+            routes["/zalo-oa"] = self.zalo_oa.webhook_handler(self.store, self.inbox.kick)
+        if routes:
+            await self._start_web(routes)
         self._spawn(self.inbox.run())
         self._spawn(self.delivery.run())
+        self._spawn(self._housekeeping())
         self.scheduler.start()
+
+    async def _housekeeping(self) -> None:
+        while True:
+            try:
+                if self.zalo_oa is not None:
+                    await self.zalo_oa.keep_fresh()
+                if self.zalo_bot is not None:
+                    await self.zalo_bot.check_limits()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("housekeeping failed; trying again later")
+            await asyncio.sleep(HOUSEKEEPING_SECONDS)
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
         task.add_done_callback(_log_crash)
         self._tasks.append(task)
 
-    async def _start_web(self) -> None:
+    async def _start_web(self, routes: dict[str, Any]) -> None:
         app = web.Application(client_max_size=1024 * 1024)
-        if self.telegram is not None:
-            app.router.add_post(
-                "/telegram", self.telegram.webhook_handler(self.store, self.inbox.kick)
-            )
+        for path, handler in routes.items():
+            app.router.add_post(path, handler)
         app.router.add_get("/health", _health)
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -94,8 +141,13 @@ class App:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.zalo_oa is not None:
+            await self.zalo_oa.stop()
         if self.telegram is not None:
             await self.telegram.stop()
+        if self.http is not None:
+            await self.http.close()
+            self.http = None
         await self.engine.dispose()
 
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 import os
 import tomllib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from handlers.schedule import ReminderRule
 from handlers.settings import Settings
+from models.routing import RoutePolicy
+
+# What a Zalo ZNS template can be filled with (handlers.reminders.template_fields).
+TEMPLATE_FIELDS = frozenset(
+    {"member_name", "unit_name", "month", "meeting_date", "meeting_time", "meeting_place"}
+)
+# The kinds of message the bot sends on its own, which a ZNS template may stand in for.
+TEMPLATE_KINDS = frozenset({"reminder", "digest", "notice"})
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config.toml"
 
@@ -33,10 +42,57 @@ class TelegramConfig:
 
 
 @dataclass(frozen=True)
+class ZaloBotConfig:
+    token: str | None
+    mode: str = "polling"
+    base_url: str = "https://bot-api.zaloplatforms.com"
+    webhook_url: str = ""
+    webhook_secret: str | None = None
+    poll_timeout: int = 30
+    per_chat_interval: float = 1.0
+    # The plan's limits (free plan: 50 users per bot, 3,000 messages a month).
+    max_users: int = 50
+    monthly_messages: int = 3000
+    warn_at: float = 0.8  # warn the admins when this share of a limit is used
+
+
+@dataclass(frozen=True)
+class ZaloTemplate:
+    """A ZNS template standing in for one kind of message outside the OA's window."""
+
+    id: str
+    data: dict[str, str]  # template parameter -> our field (TEMPLATE_FIELDS)
+
+
+@dataclass(frozen=True)
+class ZaloOAConfig:
+    app_id: str = ""
+    app_secret: str | None = None  # ZALO_OA_APP_SECRET: refreshing the tokens
+    oa_secret_key: str | None = None  # ZALO_OA_SECRET_KEY: checking webhook signatures
+    refresh_token: str | None = None  # ZALO_OA_REFRESH_TOKEN: only the first start
+    oauth_url: str = "https://oauth.zaloapp.com"
+    api_url: str = "https://openapi.zalo.me"
+    business_url: str = "https://business.openapi.zalo.me"
+    window_days: int = 7
+    ack_seconds: float = 1.5
+    max_buttons: int = 5
+    button_title_chars: int = 100
+    per_chat_interval: float = 1.0
+    refresh_margin_hours: float = 2.0
+    templates: dict[str, ZaloTemplate] = field(default_factory=dict)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.app_id)
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     database_url: str
     telegram: TelegramConfig
+    zalo_bot: ZaloBotConfig = field(default_factory=lambda: ZaloBotConfig(token=None))
+    zalo_oa: ZaloOAConfig = field(default_factory=ZaloOAConfig)
     host: str = "127.0.0.1"
     port: int = 8080
     log_level: str = "INFO"
@@ -94,11 +150,7 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
             "LAMTHEO_DATABASE_URL phải bắt đầu bằng postgresql+asyncpg:// hoặc sqlite+aiosqlite://"
         )
 
-    mode = r.get("telegram", "mode", str, "polling")
-    if mode not in ("polling", "webhook"):
-        raise ConfigError(
-            f'{chosen.name}: [telegram] mode phải là "polling" hoặc "webhook" (đang là {mode!r})'
-        )
+    mode = _mode(r, "telegram")
     webhook_url = r.get("telegram", "webhook_url", str, "")
     token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
     secret = env.get("TELEGRAM_WEBHOOK_SECRET", "").strip() or None
@@ -132,6 +184,14 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
             f"{chosen.name}: [pledge] next_year_from_month phải từ 1 đến 13 (13: không bao giờ)"
         )
     reminders = _reminders(data, chosen)
+    zalo_bot = _zalo_bot(r, env)
+    zalo_oa = _zalo_oa(r, data, env)
+    routes = RoutePolicy()
+    if zalo_oa.enabled:
+        routes = RoutePolicy(
+            windows={"zalo_oa": timedelta(days=zalo_oa.window_days)},
+            outside_window={"zalo_oa": frozenset(zalo_oa.templates)},
+        )
     settings = Settings(
         timezone=timezone,
         invite_days=r.positive("invites", "valid_days", 30),
@@ -142,6 +202,8 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         max_field_chars=r.positive("limits", "max_field_chars", 1000),
         next_year_from_month=month,
         reminders=reminders,
+        routes=routes,
+        link_minutes=r.positive("invites", "link_minutes", 15),
     )
     level = r.get("logging", "level", str, "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -150,10 +212,98 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         path=chosen,
         database_url=url,
         telegram=telegram,
+        zalo_bot=zalo_bot,
+        zalo_oa=zalo_oa,
         host=r.get("server", "host", str, "127.0.0.1"),
         port=r.get("server", "port", int, 8080),
         log_level=level,
         settings=settings,
+    )
+
+
+def _mode(r: _Reader, table: str) -> str:
+    mode: str = r.get(table, "mode", str, "polling")
+    if mode not in ("polling", "webhook"):
+        raise ConfigError(
+            f'{r.path.name}: [{table}] mode phải là "polling" hoặc "webhook" (đang là {mode!r})'
+        )
+    return mode
+
+
+def _zalo_bot(r: _Reader, env: dict[str, str]) -> ZaloBotConfig:
+    t = "zalo_bot"
+    token = env.get("ZALO_BOT_TOKEN", "").strip() or None
+    secret = env.get("ZALO_BOT_WEBHOOK_SECRET", "").strip() or None
+    mode, webhook_url = _mode(r, t), r.get(t, "webhook_url", str, "")
+    if token and mode == "webhook":
+        if not webhook_url:
+            raise ConfigError(f'{r.path.name}: [{t}] webhook_url cần có khi mode = "webhook"')
+        if not secret or not 8 <= len(secret) <= 256:
+            raise ConfigError(
+                'ZALO_BOT_WEBHOOK_SECRET cần có (8 đến 256 ký tự) khi [zalo_bot] mode = "webhook"'
+            )
+    warn_at = r.get(t, "warn_at", float, 0.8)
+    if not 0 < warn_at <= 1:
+        raise ConfigError(f"{r.path.name}: [{t}] warn_at phải trong khoảng (0, 1]")
+    return ZaloBotConfig(
+        token=token,
+        mode=mode,
+        base_url=r.get(t, "base_url", str, "https://bot-api.zaloplatforms.com"),
+        webhook_url=webhook_url,
+        webhook_secret=secret,
+        poll_timeout=r.positive(t, "poll_timeout", 30),
+        per_chat_interval=r.get(t, "per_chat_interval", float, 1.0),
+        max_users=r.positive(t, "max_users", 50),
+        monthly_messages=r.positive(t, "monthly_messages", 3000),
+        warn_at=warn_at,
+    )
+
+
+def _zalo_oa(r: _Reader, data: dict[str, Any], env: dict[str, str]) -> ZaloOAConfig:
+    t = "zalo_oa"
+    app_id = r.get(t, "app_id", str, "").strip()
+    secrets = {
+        name: env.get(name, "").strip() or None
+        for name in ("ZALO_OA_APP_SECRET", "ZALO_OA_SECRET_KEY", "ZALO_OA_REFRESH_TOKEN")
+    }
+    if app_id:
+        for name in ("ZALO_OA_APP_SECRET", "ZALO_OA_SECRET_KEY"):
+            if not secrets[name]:
+                raise ConfigError(f"{name} cần có khi [zalo_oa] app_id được đặt")
+    templates: dict[str, ZaloTemplate] = {}
+    raw = data.get(t, {}).get("templates", {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{r.path.name}: [{t}.templates] phải là một bảng (table)")
+    for kind, spec in raw.items():
+        where = f"{r.path.name}: [{t}.templates.{kind}]"
+        if kind not in TEMPLATE_KINDS:
+            raise ConfigError(f"{where}: loại tin phải là {', '.join(sorted(TEMPLATE_KINDS))}")
+        if not isinstance(spec, dict) or not isinstance(spec.get("id"), str | int):
+            raise ConfigError(f"{where}: cần id (mã mẫu ZNS)")
+        mapping = spec.get("data", {})
+        if not isinstance(mapping, dict) or not all(
+            isinstance(v, str) and v in TEMPLATE_FIELDS for v in mapping.values()
+        ):
+            raise ConfigError(
+                f"{where}: data ánh xạ tham số mẫu sang một trong "
+                f"{', '.join(sorted(TEMPLATE_FIELDS))}"
+            )
+        templates[kind] = ZaloTemplate(str(spec["id"]), {str(k): v for k, v in mapping.items()})
+    return ZaloOAConfig(
+        app_id=app_id,
+        app_secret=secrets["ZALO_OA_APP_SECRET"],
+        oa_secret_key=secrets["ZALO_OA_SECRET_KEY"],
+        refresh_token=secrets["ZALO_OA_REFRESH_TOKEN"],
+        oauth_url=r.get(t, "oauth_url", str, "https://oauth.zaloapp.com"),
+        api_url=r.get(t, "api_url", str, "https://openapi.zalo.me"),
+        business_url=r.get(t, "business_url", str, "https://business.openapi.zalo.me"),
+        window_days=r.positive(t, "window_days", 7),
+        ack_seconds=r.get(t, "ack_seconds", float, 1.5),
+        max_buttons=r.positive(t, "max_buttons", 5),
+        button_title_chars=r.positive(t, "button_title_chars", 100),
+        per_chat_interval=r.get(t, "per_chat_interval", float, 1.0),
+        refresh_margin_hours=r.get(t, "refresh_margin_hours", float, 2.0),
+        templates=templates,
     )
 
 

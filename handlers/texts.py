@@ -677,3 +677,19 @@ BTN_PREFER = "Ưu tiên {channel}"
 CHANNEL_PREFERRED_SET = "Từ nay nhắc việc và thông báo gửi qua <b>{channel}</b> trước."
 CHANNEL_NOT_LINKED = "Đồng chí chưa liên kết {channel}. Gõ /lienket để lấy mã liên kết."
 CHANNEL_LAST_USED = "kênh đồng chí dùng gần nhất"
+
+# -- plan limits (Zalo) ------------------------------------------------------------------------
+USAGE_WARNING_MESSAGES = (
+    "<b>Sắp hết hạn mức {channel}</b>: đã gửi {used}/{limit} tin trong tháng {month} "
+    "({percent}%). Khi hết hạn mức, tin nhắn sẽ gửi qua kênh khác của từng đảng viên "
+    "(nếu có); nên nâng gói hoặc nhắc đảng viên liên kết thêm Telegram (/lienket)."
+)
+USAGE_WARNING_USERS = (
+    "<b>Sắp hết hạn mức {channel}</b>: đã có {used}/{limit} người dùng ({percent}%). "
+    "Người dùng mới có thể không nhắn được cho trợ lý; nên nâng gói hoặc dùng Telegram."
+)
+USAGE_HEADER = "Hạn mức các kênh, tháng {month}:"
+USAGE_MESSAGES_LINE = "  {channel}: {used}/{limit} tin ({percent}%)"
+USAGE_USERS_LINE = "  {channel}: {used}/{limit} người dùng ({percent}%)"
+USAGE_SENT_LINE = "  {channel}: đã gửi {used} tin"
+USAGE_QUOTA_LINE = "  {channel}, hạn mức báo về: {quota}"

@@ -402,7 +402,8 @@ class ChannelUsage(Base):
     month: Mapped[str] = mapped_column(String(7), primary_key=True)  # "2026-11"
     messages: Mapped[int] = mapped_column(Integer, default=0)
     quota: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # as the platform said
-    warned_level: Mapped[int] = mapped_column(Integer, default=0)  # percent last warned about
+    # The highest level (percent of a limit) the admins were warned about: {"messages": 80}
+    warned: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime]
 
 

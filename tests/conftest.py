@@ -62,3 +62,12 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
+
+
+@pytest.fixture
+def roster_codes(db_url: str) -> dict[str, str]:
+    """The example roster imported with the real CLI; each member's personal invite code."""
+    from tests.support.operator import cli, invite_codes
+
+    assert cli(db_url, "org", "import", "examples/roster.csv").returncode == 0
+    return invite_codes(db_url)[0]

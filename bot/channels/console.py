@@ -5,20 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from bot.channels import plain
 from handlers.messages import Reply
-from handlers.text import strip_html
 
 NAME = "console"
 
 
 def render(reply: Reply) -> str:
-    lines = [strip_html(reply.text)]
-    if reply.chart:
-        from bot.charts import chart_as_text
-
-        lines.append(f"[{chart_as_text(reply.chart)}]")
-    lines += [f"  {n}. {c.label}" for n, c in enumerate(reply.choices, start=1)]
-    return "\n".join(lines)
+    return plain.render(reply, indent="  ")
 
 
 class ConsoleChannel:

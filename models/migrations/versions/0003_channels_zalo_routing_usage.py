@@ -25,7 +25,7 @@ def upgrade() -> None:
     sa.Column('month', sa.String(length=7), nullable=False),
     sa.Column('messages', sa.Integer(), nullable=False),
     sa.Column('quota', sa.JSON(), nullable=False),
-    sa.Column('warned_level', sa.Integer(), nullable=False),
+    sa.Column('warned', sa.JSON(), nullable=False),
     sa.Column('updated_at', models.tables.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('channel', 'month', name=op.f('pk_channel_usage'))
     )
