@@ -90,7 +90,10 @@ async def plan(
     tried: tuple[str, ...] = (),
 ) -> bool:
     """Plan a message to a member on their best account not tried yet. False if there is none
-    (or it was planned before)."""
+    (or it was planned before). payload["fields"] gets the member's name and unit, for a Zalo
+    ZNS template that may stand in for the message."""
+    fields = {"member_name": member.full_name, "unit_name": member.unit.name}
+    payload = payload | {"fields": fields | payload.get("fields", {})}
     for identity in await candidates(session, member, kind, now, policy):
         if identity.channel in tried:
             continue
