@@ -132,7 +132,7 @@ def _migrate(config: Config) -> None:
 
 def cmd_run(config: Config, args: argparse.Namespace) -> None:
     _migrate(config)
-    if not config.telegram.token:
+    if not (config.telegram.token or config.zalo_bot.token or config.zalo_oa.enabled):
         asyncio.run(_demo_console(config))
         return
     asyncio.run(_run_bot(config))
@@ -460,10 +460,18 @@ def cmd_outbox_status(config: Config, args: argparse.Namespace) -> None:
 
 async def _outbox_status(config: Config) -> None:
     from bot.outbox import render_status, status_counts
+    from bot.usage import UsageMeter, render_usage, usage_rows
 
     engine = create_engine(config.database_url)
     try:
-        print(render_status(await status_counts(session_factory(engine))))
+        sessions = session_factory(engine)
+        print(render_status(await status_counts(sessions)))
+        month = UsageMeter(sessions, utcnow, config.settings).month()
+        usage = render_usage(
+            await usage_rows(sessions, month), month, {"zalo_bot": config.zalo_bot.monthly_messages}
+        )
+        if usage:
+            print(usage)
     finally:
         await engine.dispose()
 

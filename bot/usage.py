@@ -128,3 +128,28 @@ async def usage_rows(sessions: async_sessionmaker[AsyncSession], month: str) -> 
     async with sessions() as session:
         stmt = select(ChannelUsage).where(ChannelUsage.month == month)
         return list(await session.scalars(stmt.order_by(ChannelUsage.channel)))
+
+
+def render_usage(rows: list[ChannelUsage], month: str, limits: dict[str, int]) -> str:
+    """`outbox status`'s lines on plan quotas: what was sent this month, against the limit we
+    know (Zalo Bot), and the quota figures the platform last reported (Zalo OA, ZNS)."""
+    label = f"{int(month[5:])}/{month[:4]}"
+    lines = [texts.USAGE_HEADER.format(month=label)] if rows else []
+    for row in rows:
+        name = texts.CHANNEL_NAMES.get(row.channel, row.channel)
+        limit = limits.get(row.channel)
+        if limit:
+            lines.append(
+                texts.USAGE_MESSAGES_LINE.format(
+                    channel=name,
+                    used=number_vi(row.messages),
+                    limit=number_vi(limit),
+                    percent=round(100 * row.messages / limit),
+                )
+            )
+        else:
+            lines.append(texts.USAGE_SENT_LINE.format(channel=name, used=number_vi(row.messages)))
+        if row.quota:
+            quota = ", ".join(f"{k}={v}" for k, v in sorted(row.quota.items()))
+            lines.append(texts.USAGE_QUOTA_LINE.format(channel=name, quota=quota))
+    return "\n".join(lines)

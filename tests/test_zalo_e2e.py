@@ -15,6 +15,7 @@ from sqlalchemy import func, select, text
 
 from bot.app import App
 from bot.config import ZaloTemplate
+from bot.usage import render_usage, usage_rows
 from handlers import texts
 from handlers.text import strip_html
 from models.db import utcnow
@@ -138,6 +139,9 @@ async def test_zalo_bot_polling_waits_out_408s_and_counts_the_monthly_quota(
         )
         assert zalo_bot.fake.quota_used <= 12
         assert await app.usage.messages("zalo_bot") == zalo_bot.fake.quota_used
+        month = app.usage.month()  # what `outbox status` prints
+        shown = render_usage(await usage_rows(app.sessions, month), month, {"zalo_bot": 12})
+        assert f"Zalo: {zalo_bot.fake.quota_used}/12 tin" in shown
     finally:
         await app.stop()
 
@@ -195,6 +199,10 @@ async def test_oa_refreshes_its_token_once_and_never_reuses_a_refresh_token(
         await member.say("/trogiup", "Các việc đồng chí có thể làm")
         assert oa.fake.refresh_calls == 2
         assert oa.fake.reused_refresh_tokens == 0
+        month = app.usage.month()  # the quota figures Zalo reported, as `outbox status` shows
+        shown = render_usage(await usage_rows(app.sessions, month), month, {})
+        assert "Zalo (trang Official Account), hạn mức báo về:" in shown
+        assert "quota_type=reply" in shown
         await app.stop()
         app = App(oa.config(db_url, "webhook", free_port()))  # a restart uses the stored pair
         await app.start()
