@@ -355,6 +355,32 @@ async def test_rows_waiting_for_a_retry_do_not_starve_newer_due_rows(
     assert sum(r.status == "pending" and r.attempts == 1 for r in rows.values()) == 600
 
 
+async def test_a_first_try_planned_for_later_does_not_hold_its_chat(
+    sessions: Sessions, fake: FakeTelegramAPI
+) -> None:
+    """A reminder held back for quiet hours must not delay the replies planned after it."""
+    clock = Clock()
+    async with sessions() as s, s.begin():
+        await plan(
+            s,
+            channel=TG,
+            chat_id=str(chat_id(0)),
+            kind="reminder",
+            dedupe_key="later",
+            payload=Reply("Tin later").to_payload(),
+            now=clock(),
+            not_before=clock() + timedelta(hours=9),
+        )
+    reply = await plan_rows(sessions, 1, 1, now=clock())
+    async with telegram(fake) as channel:
+        worker = DeliveryWorker(sessions, {TG: channel}, clock, per_chat_interval=0)
+        assert await worker.drain() == 1
+        assert sent_keys(fake) == reply
+        clock.advance(hours=9)
+        assert await worker.drain() == 1
+    assert sent_keys(fake) == [*reply, "later"]
+
+
 # -- claims and crashes ------------------------------------------------------------------------
 async def test_a_row_left_sending_by_a_dead_worker_becomes_unknown(
     sessions: Sessions, fake: FakeTelegramAPI
