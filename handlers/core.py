@@ -36,8 +36,7 @@ async def process(
     conv = await load_conversation(session, conversation_key(inc, member), now)
     ctx = Ctx(session=session, inc=inc, member=member, conv=conv, now=now, settings=settings)
     await dispatch(ctx)
-    for touched in (ctx.conv, *ctx.other_convs.values()):
-        touched.updated_at = now
+    ctx.conv.updated_at = now
     planned = 0
     if inc.ack_ref is not None:
         await outbox.plan(

@@ -26,6 +26,7 @@ from handlers import texts
 from handlers.messages import Choice, Incoming, Reply
 from handlers.settings import Settings
 from handlers.text import Html, clean, fold
+from models import conversations
 from models.tables import Conversation, Member
 
 log = logging.getLogger(__name__)
@@ -56,8 +57,6 @@ class Ctx:
     now: datetime
     settings: Settings
     out: list[Outgoing] = field(default_factory=list)
-    # Conversations of other members touched by notify(): their menus change too.
-    other_convs: dict[int, Conversation] = field(default_factory=dict)
 
     # -- talking ---------------------------------------------------------------------------
     def reply(self, text: str, choices: list[Choice] | None = None, row_width: int = 1) -> None:
@@ -76,12 +75,9 @@ class Ctx:
         self.conv.menu = [[c.label, c.data] for c in choices]
 
     async def notify(self, member_id: int, reply: Reply) -> None:
-        """A message to another member; its choices become that member's typed-answer menu."""
+        """A message to another member (routed by models.routing, which also makes its choices
+        that member's typed-answer menu)."""
         self.out.append(Outgoing(reply, member_id))
-        if reply.choices:
-            conv = await load_conversation(self.session, f"m:{member_id}", self.now)
-            conv.menu = [[c.label, c.data] for c in reply.choices]
-            self.other_convs[member_id] = conv
 
     def send_to_chat(self, channel: str, chat_id: str, reply: Reply) -> None:
         self.out.append(Outgoing(reply, chat=(channel, chat_id)))
@@ -184,16 +180,11 @@ def action(
     return register
 
 
-async def load_conversation(session: AsyncSession, key: str, now: datetime) -> Conversation:
-    conv = await session.get(Conversation, key)
-    if conv is None:
-        conv = Conversation(key=key, flow=None, step=None, seq=0, data={}, menu=[], updated_at=now)
-        session.add(conv)
-    return conv
+load_conversation = conversations.load
 
 
 def conversation_key(inc: Incoming, member: Member | None) -> str:
-    return f"m:{member.id}" if member else f"c:{inc.channel}:{inc.chat_id}"
+    return conversations.member_key(member.id) if member else f"c:{inc.channel}:{inc.chat_id}"
 
 
 # -- routing ---------------------------------------------------------------------------------

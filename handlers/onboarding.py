@@ -37,7 +37,7 @@ from handlers.engine import (
 from handlers.help import menu_for, send_menu
 from handlers.messages import Choice, Reply
 from handlers.text import Html, fmt, fold
-from models import audit, invites
+from models import audit, conversations, invites
 from models.people import approvers, find_by_name, has_role, identity_for, link_identity
 from models.tables import Identity, Invite, JoinRequest, Member, OrgUnit
 
@@ -136,7 +136,7 @@ async def _link(ctx: Ctx, member: Member) -> None:
     # From now on this person's conversation is keyed by the member, not the chat.
     ctx.end_flow()
     ctx.member = member
-    ctx.conv = await load_conversation(ctx.session, f"m:{member.id}", ctx.now)
+    ctx.conv = await load_conversation(ctx.session, conversations.member_key(member.id), ctx.now)
     if await announce_link(ctx, member):
         return
     ctx.reply(fmt(texts.LINKED_GREETING, name=member.full_name, unit=member.unit.name))

@@ -17,8 +17,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import outbox
-from models.tables import Conversation, Identity, Member
+from models import conversations, outbox
+from models.tables import Identity, Member
 
 # Answers to what a person just did: they go to the chat that wrote, never elsewhere.
 DIRECT_KINDS = frozenset({"reply", "ack", "error"})
@@ -95,7 +95,7 @@ async def plan(
     fields = {"member_name": member.full_name, "unit_name": member.unit.name}
     payload = payload | {"fields": fields | payload.get("fields", {})}
     if payload.get("choices"):
-        await _offer_choices(session, member.id, payload["choices"], now)
+        await conversations.offer(session, member.id, payload["choices"], now)
     for identity in await candidates(session, member, kind, now, policy):
         if identity.channel in tried:
             continue
@@ -171,17 +171,3 @@ async def seen(
     if identity is not None:
         identity.last_inbound_at, identity.unreachable_at = now, None
         identity.chat_id = chat_id  # a chat id can change, e.g. a migrated account
-
-
-async def _offer_choices(
-    session: AsyncSession, member_id: int, choices: list[Any], now: datetime
-) -> None:
-    """A message's choices become the member's typed-answer menu (channels without buttons
-    answer by number), as handlers.engine does for messages sent in a conversation."""
-    conv = await session.get(Conversation, f"m:{member_id}")
-    if conv is None:
-        conv = Conversation(
-            key=f"m:{member_id}", flow=None, step=None, seq=0, data={}, menu=[], updated_at=now
-        )
-        session.add(conv)
-    conv.menu = [list(c) for c in choices]
