@@ -103,9 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     rset.set_defaults(handler=cmd_reminders_set)
 
     box = sub.add_parser("outbox", help="hàng đợi tin gửi đi").add_subparsers(metavar="VIỆC")
-    box.add_parser("status", help="số tin theo trạng thái và loại").set_defaults(
-        handler=cmd_outbox_status
-    )
+    box.add_parser(
+        "status", help="số tin theo trạng thái và loại; hạn mức Zalo đã dùng trong tháng"
+    ).set_defaults(handler=cmd_outbox_status)
 
     theme = sub.add_parser("theme", help="chuyên đề năm").add_subparsers(metavar="VIỆC")
     tset = theme.add_parser("set", help="công bố (hoặc sửa) chuyên đề năm cho một đơn vị")
