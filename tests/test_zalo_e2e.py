@@ -171,7 +171,7 @@ async def test_oa_rejects_a_bad_signature_and_answers_in_time_when_storing_is_sl
         async with app.engine.connect() as conn:
             if app.engine.dialect.name == "postgresql":
                 await conn.execute(text("BEGIN"))
-                await conn.execute(text("LOCK TABLE inbox_updates IN EXCLUSIVE MODE"))
+                await conn.execute(text("LOCK TABLE inbox IN EXCLUSIVE MODE"))
             else:
                 await conn.exec_driver_sql("BEGIN IMMEDIATE")
             oa.fake.inject_text(person.chat, "/trogiup")
