@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -27,6 +27,7 @@ from models.db import create_engine, session_factory, utcnow
 log = logging.getLogger(__name__)
 
 HOUSEKEEPING_SECONDS = 600.0  # the Zalo OA token's freshness, the Zalo plan's limits
+BROADCAST_POLL_SECONDS = 1.0  # how often running broadcasts are looked at (edits are throttled)
 
 
 class App:
@@ -99,6 +100,7 @@ class App:
         self._spawn(self.inbox.run())
         self._spawn(self.delivery.run())
         self._spawn(self._housekeeping())
+        self._spawn(self._broadcast_progress())
         self.scheduler.start()
 
     async def _housekeeping(self) -> None:
@@ -113,6 +115,31 @@ class App:
             except Exception:
                 log.exception("housekeeping failed; trying again later")
             await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+    async def _broadcast_progress(self) -> None:
+        """Keep each running broadcast's progress message current, and finish it."""
+        from handlers.broadcast import render_progress
+        from models import broadcasts
+
+        interval = timedelta(seconds=self.config.settings.broadcast_progress_seconds)
+        editable = frozenset(n for n, c in self.channels.items() if getattr(c, "can_edit", False))
+        while True:
+            try:
+                async with self.sessions() as session, session.begin():
+                    planned = await broadcasts.refresh(
+                        session,
+                        self.clock(),
+                        interval=interval,
+                        editable=editable,
+                        render=render_progress,
+                    )
+                if planned:
+                    self.delivery.kick()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("broadcast progress failed; trying again later")
+            await asyncio.sleep(BROADCAST_POLL_SECONDS)
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]

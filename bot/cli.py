@@ -17,18 +17,15 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot import config as config_module
+from bot.cli_common import UserError, migrate, print_table
 from bot.config import Config, ConfigError
 from handlers import texts
 from handlers.text import clean
-from models.db import create_engine, session_factory, upgrade, utcnow
+from models.db import create_engine, session_factory, utcnow
 from models.roster import RosterError, import_roster
 
 EXAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
 EXAMPLE_UNIT = "Đảng bộ xã Hưng Bình/Chi bộ thôn 2"
-
-
-class UserError(Exception):
-    """A mistake in what the user asked for, worded for them."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,6 +76,32 @@ def _parser() -> argparse.ArgumentParser:
     imp = org.add_parser("import", help="nhập danh sách đảng viên từ .xlsx hoặc .csv")
     imp.add_argument("file", type=Path)
     imp.set_defaults(handler=cmd_org_import)
+    unit_help = "đường dẫn đơn vị, ví dụ «Đảng bộ xã A/Chi bộ 1»"
+    ren = org.add_parser("rename", help="đổi tên một đơn vị")
+    ren.add_argument("--unit", required=True, help=unit_help)
+    ren.add_argument("--name", required=True, help="tên mới")
+    ren.set_defaults(handler=cmd_org_rename)
+    mov = org.add_parser("move", help="chuyển một đơn vị (cả nhánh) sang trực thuộc đơn vị khác")
+    mov.add_argument("--unit", required=True, help=unit_help)
+    mov.add_argument("--to", required=True, help="đơn vị cấp trên mới («/»: cấp cao nhất)")
+    mov.set_defaults(handler=cmd_org_move)
+    mer = org.add_parser(
+        "merge", help="sáp nhập một đơn vị vào đơn vị khác (đơn vị nhận giữ lại, đơn vị kia đóng)"
+    )
+    mer.add_argument("--unit", required=True, help="đơn vị được sáp nhập (sẽ đóng)")
+    mer.add_argument("--into", required=True, help="đơn vị nhận")
+    mer.add_argument(
+        "--dry-run", action="store_true", help="chỉ in những gì sẽ chuyển, không thay đổi gì"
+    )
+    mer.set_defaults(handler=cmd_org_merge)
+    clo = org.add_parser("close", help="đóng (giải thể) một đơn vị; lịch sử vẫn giữ")
+    clo.add_argument("--unit", required=True, help=unit_help)
+    clo.add_argument(
+        "--force",
+        action="store_true",
+        help="đóng cả các đơn vị trực thuộc; đảng viên trong nhánh thôi sinh hoạt",
+    )
+    clo.set_defaults(handler=cmd_org_close)
 
     inv = sub.add_parser("invite", help="mã mời").add_subparsers(metavar="VIỆC")
     lst = inv.add_parser("list", help="in mã mời và đường dẫn cho từng đảng viên")
@@ -117,14 +140,15 @@ def _parser() -> argparse.ArgumentParser:
     tset.add_argument("--link", help="đường dẫn tài liệu (không gửi văn bản qua chat)")
     tset.add_argument("--deadline", help="hạn đăng ký, YYYY-MM-DD")
     tset.set_defaults(handler=cmd_theme_set)
+
+    from bot import admin_cli
+
+    admin_cli.register(sub)
     return p
 
 
 def _migrate(config: Config) -> None:
-    try:
-        upgrade(config.database_url)
-    except OSError as e:
-        raise UserError(texts.CLI_DB_ERROR.format(error=e)) from None
+    migrate(config)
 
 
 # -- run / chat -------------------------------------------------------------------------------
@@ -270,6 +294,128 @@ async def _org_import(config: Config, path: Path) -> None:
         await engine.dispose()
 
 
+# -- tree changes (models/orgtree.py) ----------------------------------------------------------
+
+
+class _DryRun(Exception):
+    """Leave the transaction without committing: merge --dry-run."""
+
+
+def cmd_org_rename(config: Config, args: argparse.Namespace) -> None:
+    _migrate(config)
+    asyncio.run(_org_change(config, args, "rename"))
+
+
+def cmd_org_move(config: Config, args: argparse.Namespace) -> None:
+    _migrate(config)
+    asyncio.run(_org_change(config, args, "move"))
+
+
+def cmd_org_merge(config: Config, args: argparse.Namespace) -> None:
+    _migrate(config)
+    asyncio.run(_org_change(config, args, "merge"))
+
+
+def cmd_org_close(config: Config, args: argparse.Namespace) -> None:
+    _migrate(config)
+    asyncio.run(_org_change(config, args, "close"))
+
+
+async def _org_change(config: Config, args: argparse.Namespace, action: str) -> None:
+    """One tree change in one transaction; a refused change (TreeError) writes nothing."""
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from models import orgtree
+    from models.orgs import find_unit, full_name, split_path
+    from models.tables import OrgUnit
+
+    async def unit_at(session: AsyncSession, path: str) -> OrgUnit:
+        unit = await find_unit(session, clean(path))
+        if unit is None:
+            raise UserError(texts.CLI_UNIT_NOT_FOUND.format(path=path))
+        return unit
+
+    lines: list[str] = []
+    engine = create_engine(config.database_url)
+    try:
+        async with session_factory(engine)() as session, session.begin():
+            unit = await unit_at(session, args.unit)
+            name = await full_name(session, unit)
+            now = utcnow()
+            try:
+                if action == "rename":
+                    await orgtree.rename(session, unit, clean(args.name), now)
+                    lines.append(texts.CLI_ORG_RENAMED.format(old=name, new=unit.name))
+                elif action == "move":
+                    to = await unit_at(session, args.to) if split_path(args.to) else None
+                    n = await orgtree.move(session, unit, to, now)
+                    if to is None:
+                        lines.append(texts.CLI_ORG_MOVED_ROOT.format(unit=name, n=n))
+                    else:
+                        parent = await full_name(session, to)
+                        lines.append(texts.CLI_ORG_MOVED.format(unit=name, parent=parent, n=n))
+                elif action == "merge":
+                    target = await unit_at(session, args.into)
+                    result = await orgtree.merge(session, unit, target, now)
+                    lines.extend(
+                        _merge_lines(result, name, await full_name(session, target), args.dry_run)
+                    )
+                    if args.dry_run:
+                        raise _DryRun
+                else:
+                    closed = await orgtree.close(session, unit, now, force=args.force)
+                    if closed.units or closed.members or closed.invites:
+                        lines.append(
+                            texts.CLI_ORG_CLOSED_FORCE.format(
+                                unit=name,
+                                units=closed.units,
+                                members=closed.members,
+                                invites=closed.invites,
+                            )
+                        )
+                    else:
+                        lines.append(texts.CLI_ORG_CLOSED.format(unit=name))
+            except orgtree.TreeError as e:
+                raise UserError(e.message) from None
+    except _DryRun:
+        pass  # rolled back: nothing changed
+    finally:
+        await engine.dispose()
+    print("\n".join(lines))
+
+
+def _merge_lines(result: object, unit: str, target: str, dry_run: bool) -> list[str]:
+    from models.orgtree import MergeResult
+
+    assert isinstance(result, MergeResult)
+    head = texts.CLI_ORG_MERGE_DRY_RUN if dry_run else texts.CLI_ORG_MERGED
+    lines = [head.format(unit=unit, target=target)]
+    lines.append(
+        texts.CLI_ORG_MERGE_LINES.format(
+            members=result.members,
+            inactive=result.inactive,
+            units=len(result.units),
+            unit_members=result.unit_members,
+            pledges=result.pledges,
+            assessments=result.assessments,
+            roles=result.roles,
+            roles_dropped=result.roles_dropped,
+            invites=result.invites,
+            requests=result.join_requests,
+            nominations=result.nominations,
+            plans=result.moved.get("unit_plans", 0),
+            themes=result.moved.get("themes", 0),
+            overrides=result.moved.get("meeting_overrides", 0),
+            periods=result.moved.get("unit_periods", 0),
+        )
+    )
+    lines.extend(texts.CLI_ORG_MERGE_RENAMED.format(old=o, new=n) for o, n in result.renamed)
+    if result.kept:
+        what = ", ".join(texts.TREE_KEPT_KINDS[t].format(key=k) for t, k in result.kept)
+        lines.append(texts.CLI_ORG_MERGE_KEPT.format(target=target, what=what))
+    return lines
+
+
 def cmd_invite_list(config: Config, args: argparse.Namespace) -> None:
     _migrate(config)
     days = args.days or config.settings.invite_days
@@ -340,7 +486,7 @@ async def _invite_list(config: Config, path: str, reissue: bool, days: int, fmt:
                         code=join.code, expires=_day(join.expires_at, tz)
                     )
                 )
-                _print_table([list(texts.CLI_INVITE_HEADER), *rows])
+                print_table([list(texts.CLI_INVITE_HEADER), *rows])
                 print()
             if not printed:
                 raise UserError(texts.CLI_INVITE_NONE)
@@ -356,12 +502,6 @@ def _day(moment: object, tz: ZoneInfo) -> str:
     assert isinstance(moment, datetime)
     local = moment.astimezone(tz)
     return f"{local.day:02d}/{local.month:02d}/{local.year}"
-
-
-def _print_table(rows: list[list[str]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip())
 
 
 def cmd_theme_set(config: Config, args: argparse.Namespace) -> None:

@@ -204,6 +204,9 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         reminders=reminders,
         routes=routes,
         link_minutes=r.positive("invites", "link_minutes", 15),
+        export_template=_export_template(r, chosen),
+        export_place=r.get("export", "place", str, ""),
+        broadcast_progress_seconds=r.get("broadcast", "progress_seconds", float, 3.0),
     )
     level = r.get("logging", "level", str, "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -219,6 +222,17 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         log_level=level,
         settings=settings,
     )
+
+
+def _export_template(r: _Reader, chosen: Path) -> Path | None:
+    """The province's own DOCX pledge form, relative to config.toml; empty: the built-in one."""
+    name: str = r.get("export", "template", str, "")
+    if not name:
+        return None
+    path = (chosen.parent / name).resolve()
+    if not path.is_file():
+        raise ConfigError(f"{chosen.name}: [export] template không có tệp {path}")
+    return path
 
 
 def _mode(r: _Reader, table: str) -> str:

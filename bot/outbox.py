@@ -51,14 +51,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, func, or_, select, union_all, update
+from sqlalchemy import CursorResult, Table, and_, case, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Channel, DeliveryError
 from bot.worker import Worker
 from handlers import texts
 from handlers.text import number_vi
-from models import routing
+from models import broadcasts, routing
 from models.tables import Delivery
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ STATUSES = (
     "expired",
 )
 MAX_ATTEMPTS = 10
+BULK_KINDS = ("broadcast",)  # sent after every other due row (see _due)
 PER_CHAT_INTERVAL = 1.0  # Telegram: about one message per second in one chat
 BACKOFF_BASE = 1.0  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 600.0
@@ -177,6 +178,7 @@ class DeliveryWorker(Worker):
                     if row.chat in queues or len(active) + len(queues) < self.batch:
                         queues.setdefault(row.chat, []).append(row)
                 for chat, queue in queues.items():
+                    queue.sort(key=lambda row: row.id)  # bulk rows were selected last
                     active[chat] = asyncio.create_task(self._drain_chat(queue, passed))
                 if not active:
                     return attempted
@@ -294,10 +296,13 @@ class DeliveryWorker(Worker):
             )
             .subquery("due")
         )
+        # Bulk rows (a broadcast to thousands) go after everything else that is due, so a
+        # person's conversation never waits behind them; within a chat, id order still holds.
+        bulk_last = case((due.c.kind.in_(BULK_KINDS), 1), else_=0)
         stmt = (
             select(due.c.id, due.c.channel, due.c.chat_id, due.c.kind)
             .where(due.c.n <= self.per_chat_batch)
-            .order_by(due.c.id)
+            .order_by(bulk_last, due.c.id)
             .limit(limit)
         )
         async with self.sessions() as session:
@@ -325,8 +330,9 @@ class DeliveryWorker(Worker):
             # A reminder for a meeting that has started is worse than none: drop it.
             return await self._settle(claimed, "expired")
         error: DeliveryError | None = None
+        sent_ref: str | None = None
         try:
-            await self.channels[claimed.channel].deliver(
+            sent_ref = await self.channels[claimed.channel].deliver(
                 claimed.chat_id, claimed.kind, claimed.payload
             )
         except DeliveryError as exc:
@@ -336,7 +342,7 @@ class DeliveryWorker(Worker):
             error = DeliveryError(repr(exc))
         finally:
             self._sent_to(row)
-        return await self._record(claimed, error)
+        return await self._record(claimed, error, sent_ref)
 
     async def _settle(self, claimed: _Claimed, status: str) -> bool:
         async with self.sessions() as session, session.begin():
@@ -411,12 +417,19 @@ class DeliveryWorker(Worker):
             )
         return values
 
-    async def _record(self, claimed: _Claimed, error: DeliveryError | None) -> bool:
+    async def _record(
+        self, claimed: _Claimed, error: DeliveryError | None, sent_ref: str | None = None
+    ) -> bool:
         values = self._outcome(claimed, error)
         mine = (_T.c.id == claimed.id, _T.c.claimed_by == self.worker_id)
         async with self.sessions() as session, session.begin():
             if error is not None:
                 await self._reroute(session, claimed, error, values)
+            elif sent_ref is not None and claimed.payload.get("progress_of"):
+                # A broadcast's progress message: later progress edits this message.
+                await broadcasts.set_progress_message(
+                    session, int(claimed.payload["progress_of"]), sent_ref
+                )
             result = await session.execute(
                 update(_T).where(*mine, _T.c.status == "sending").values(**values)
             )

@@ -12,7 +12,19 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Importing the flows registers their commands, steps and actions with the engine.
-from handlers import accounts, help, monthly, onboarding, pledge, review, secretary, texts  # noqa: F401
+from handlers import (  # noqa: F401
+    accounts,
+    broadcast,
+    export,
+    help,
+    monthly,
+    onboarding,
+    pledge,
+    report,
+    review,
+    secretary,
+    texts,
+)
 from handlers.engine import Ctx, conversation_key, dispatch, load_conversation
 from handlers.messages import Incoming, Reply
 from handlers.settings import Settings

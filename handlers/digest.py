@@ -13,7 +13,7 @@ from handlers.engine import Ctx, action
 from handlers.messages import Choice, Reply
 from handlers.reminders import plan_to_member, reminded_today, template_fields
 from handlers.schedule import Meeting, ReminderRule
-from handlers.text import Html, fmt, number_vi
+from handlers.text import Html, fmt, number_vi, percent_vi
 from models import periods as pm
 from models import pledges as store
 from models import routing
@@ -22,13 +22,6 @@ from models.routing import RoutePolicy
 from models.tables import Assessment, Delivery, Member, OrgUnit, PledgeItem
 
 MAX_NAMES = 40
-
-
-def percent_vi(n: int, total: int) -> str:
-    """97,1% — Vietnamese decimal comma."""
-    if total == 0:
-        return "—"
-    return f"{100 * n / total:.1f}%".replace(".", ",")
 
 
 def _names(names: list[str]) -> str:

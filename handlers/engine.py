@@ -60,7 +60,10 @@ class Ctx:
 
     # -- talking ---------------------------------------------------------------------------
     def reply(self, text: str, choices: list[Choice] | None = None, row_width: int = 1) -> None:
-        reply = Reply(text, choices or [], row_width)
+        self.send(Reply(text, choices or [], row_width))
+
+    def send(self, reply: Reply) -> None:
+        """A reply built by the caller (with a chart or a file); its choices become the menu."""
         self.out.append(Outgoing(reply))
         if reply.choices:
             self.conv.menu = [[c.label, c.data] for c in reply.choices]

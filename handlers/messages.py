@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,13 +48,27 @@ class Reply:
     # A small bar chart sent with the text where a channel can show pictures:
     # {"title": str, "bars": [[label, value], ...]} (see bot/charts.py).
     chart: dict[str, Any] | None = None
+    # A file sent with the text where a channel can send files (an export, a report):
+    # {"name": "bao-cao.xlsx", "data": base64 of the bytes}. See attach().
+    document: dict[str, str] | None = None
+
+    def attach(self, name: str, content: bytes) -> Reply:
+        self.document = {"name": name, "data": base64.b64encode(content).decode("ascii")}
+        return self
+
+    def document_bytes(self) -> bytes:
+        return base64.b64decode(self.document["data"]) if self.document else b""
 
     def to_payload(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "choices": [[c.label, c.data] for c in self.choices],
-            "row_width": self.row_width,
-        } | ({"chart": self.chart} if self.chart else {})
+        return (
+            {
+                "text": self.text,
+                "choices": [[c.label, c.data] for c in self.choices],
+                "row_width": self.row_width,
+            }
+            | ({"chart": self.chart} if self.chart else {})
+            | ({"document": self.document} if self.document else {})
+        )
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> Reply:
@@ -62,4 +77,5 @@ class Reply:
             choices=[Choice(label, data) for label, data in payload.get("choices", [])],
             row_width=payload.get("row_width", 1),
             chart=payload.get("chart"),
+            document=payload.get("document"),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from handlers.schedule import ReminderRule
 from models.routing import RoutePolicy
@@ -25,3 +26,9 @@ class Settings:
     routes: RoutePolicy = field(default_factory=RoutePolicy)
     # Minutes a /lienket code (to link another channel) stays valid.
     link_minutes: int = 15
+    # The DOCX pledge form a province uses instead of documents/templates/pledge_form.docx.
+    export_template: Path | None = None
+    # The place in "…, ngày … tháng … năm …" on printed forms; empty: left for handwriting.
+    export_place: str = ""
+    # A broadcast's progress message is edited at most this often (Telegram: ~1 edit/s/chat).
+    broadcast_progress_seconds: float = 3.0

@@ -49,3 +49,10 @@ def strip_html(text: str) -> str:
 def number_vi(n: int) -> str:
     """3554 -> "3.554" (Vietnamese thousands separator)."""
     return f"{n:,}".replace(",", ".")
+
+
+def percent_vi(n: int, total: int) -> str:
+    """97,1% — Vietnamese decimal comma; "—" when there is nothing to count."""
+    if total == 0:
+        return "—"
+    return f"{100 * n / total:.1f}%".replace(".", ",")

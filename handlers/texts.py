@@ -29,6 +29,112 @@ UNSUPPORTED_CONTENT = (
 )
 ERROR = "Xin lỗi, đã có lỗi khi xử lý tin nhắn. Đồng chí vui lòng thử lại sau ít phút."
 NOT_ALLOWED = "Đồng chí không có quyền thực hiện việc này."
+NOT_ALLOWED_UNIT = (
+    "Đồng chí không có quyền với «{unit}». Việc này chỉ làm được trong đơn vị đồng chí phụ trách."
+)
+NO_ADMIN_SCOPE = (
+    "Việc này dành cho bí thư, phó bí thư và ban tuyên giáo cấp trên. Đồng chí chưa được giao "
+    "quyền ở đơn vị nào; nếu cần, đề nghị cấp ủy giao quyền."
+)
+
+DOCUMENT_NOT_SENT = (
+    "(Tệp «{name}» chỉ gửi được qua Telegram. Đồng chí liên kết Telegram bằng /lienket rồi "
+    "làm lại, hoặc nhờ cán bộ quản trị xuất tệp trên máy chủ.)"
+)
+
+# -- roles (python -m bot role) --------------------------------------------------------------
+ROLE_NAMES = {
+    "admin": "quản trị (cả các đơn vị cấp dưới)",
+    "secretary": "bí thư",
+    "deputy": "phó bí thư",
+    "observer": "theo dõi",
+}
+CLI_MEMBER_NOT_FOUND = (
+    "Không tìm thấy đảng viên «{ref}». Ghi số thứ tự (#12), số điện thoại, "
+    "hoặc «Đơn vị/…/Họ và tên»."
+)
+CLI_MEMBER_AMBIGUOUS = "«{ref}» trùng với {n} người; ghi rõ «Đơn vị/…/Họ và tên» hoặc số thứ tự:"
+CLI_MEMBER_LINE = "  #{id} {name} — {unit}"
+CLI_ROLE_GRANTED = "Đã giao quyền {role} tại {unit} cho {name}."
+CLI_ROLE_HAD = "{name} đã có quyền {role} tại {unit}; không thay đổi."
+CLI_ROLE_REVOKED = "Đã thu hồi quyền {role} tại {unit} của {name}."
+CLI_ROLE_NOT_HELD = "{name} không có quyền {role} tại {unit}; không thay đổi."
+CLI_ROLE_HEADER = ["Họ và tên", "Quyền", "Tại đơn vị"]
+CLI_ROLE_NONE = "Chưa ai được giao quyền tại {unit}."
+CLI_BAD_MONTH = "--month «{value}» phải là một tháng của năm {year}, dạng YYYY-MM."
+CLI_OUT_NEEDED = "Định dạng {format} cần --out TỆP."
+CLI_CANNOT_WRITE = "Không ghi được tệp {path}: {error}"
+CLI_EXPORTED = "Đã ghi {path} ({n} đồng chí)."
+
+# -- /baocao, /xuat: choosing the unit ---------------------------------------------------------
+REPORT_PICK = "Đồng chí muốn xem báo cáo của đơn vị nào?"
+BTN_REPORT_CHILD = "🔎 {name}"
+BTN_REPORT_PREVIOUS = "◀ Tháng trước"
+BTN_REPORT_XLSX = "📥 Tải bảng số liệu (XLSX)"
+REPORT_FILE_SENT = "Bảng số liệu của {unit} (phụ lục số liệu, mở bằng Excel)."
+EXPORT_PICK = "Đồng chí muốn xuất danh sách của đơn vị nào?"
+EXPORT_OFFER = (
+    "<b>Xuất bản đăng ký năm {year}</b> — {unit}\n"
+    "• Bảng tính (XLSX): các bản đăng ký và kết quả tự đánh giá từng tháng.\n"
+    "• Bản in (DOCX): mỗi đồng chí một bản đăng ký, có chỗ ký, để lưu hồ sơ."
+)
+BTN_EXPORT_XLSX = "📊 Bảng tính XLSX"
+BTN_EXPORT_DOCX = "🖨 Bản in DOCX"
+BTN_EXPORT_CHILD = "↳ {name}"
+EXPORT_SENT = "Tệp của {unit}: {n} đồng chí."
+
+# -- broadcasts (/thongbao) --------------------------------------------------------------------
+BROADCAST_ADMIN_ONLY = (
+    "Gửi thông báo cho toàn đơn vị là việc của ban tuyên giáo cấp trên (quyền quản trị). "
+    "Đồng chí chưa được giao quyền này."
+)
+BROADCAST_ASK_TEXT = (
+    "<b>Soạn thông báo</b>\nĐồng chí gõ nội dung thông báo (tối đa {limit} ký tự). "
+    "Không gửi văn bản mật qua đây; tài liệu nên gửi dạng đường dẫn."
+)
+BROADCAST_ASK_LINK = (
+    "Kèm đường dẫn tài liệu (bắt đầu bằng https://)? Gõ đường dẫn, hoặc bấm «Không kèm»."
+)
+BTN_NO_LINK = "Không kèm"
+BROADCAST_BAD_LINK = "Đường dẫn cần bắt đầu bằng https:// và không có dấu cách."
+BROADCAST_ASK_UNIT = "Gửi cho đơn vị nào?"
+BTN_BROADCAST_ALL = "Toàn {name}"
+BTN_BROADCAST_CHILD = "↳ {name}"
+CHOOSE_FROM_BUTTONS = "Đồng chí chọn một trong các nút bên dưới (hoặc gõ số thứ tự)."
+BROADCAST_PREVIEW = "<b>Xem trước</b> — gửi tới {unit}: <b>{total}</b> đồng chí."
+BROADCAST_PREVIEW_CHANNELS = "Nhận được qua: {channels}."
+BROADCAST_PREVIEW_UNREACHABLE = "Chưa liên lạc được (chưa liên kết hoặc đã chặn): {n} đồng chí."
+BROADCAST_PREVIEW_TEXT = "Nội dung các đồng chí sẽ nhận:"
+BTN_BROADCAST_SEND = "📣 Gửi"
+BTN_BROADCAST_EDIT = "✏️ Sửa nội dung"
+BROADCAST_MESSAGE = "📣 <b>Thông báo</b>\n{text}"
+BROADCAST_LINK = "Tài liệu: {link}"
+BROADCAST_PROGRESS = (
+    "📣 Đang gửi thông báo… Đã gửi {sent}/{total} · lỗi {failed} · "
+    "không liên lạc được {unreachable}"
+)
+BROADCAST_DONE = (
+    "📣 <b>Đã gửi xong thông báo.</b> Đã gửi {sent}/{total} · lỗi {failed} · "
+    "không liên lạc được {unreachable}"
+)
+BROADCAST_UNKNOWN = (
+    "Chưa rõ {n} tin (máy chủ dừng giữa chừng); các tin này không gửi lại để tránh trùng."
+)
+BTN_BROADCAST_RESEND = "🔁 Gửi lại {n} tin lỗi"
+BROADCAST_RESENDING = "Đang gửi lại {n} tin lỗi; tin nhắn tiến độ ở trên sẽ cập nhật."
+BROADCAST_NO_FAILED = "Không còn tin lỗi nào để gửi lại."
+CLI_BROADCAST_TEXT = "--text không được để trống và tối đa {limit} ký tự."
+CLI_BROADCAST_PREVIEW = (
+    "Gửi tới {unit}: {total} đảng viên. Nhận được qua: {channels}. "
+    "Chưa liên lạc được: {unreachable}."
+)
+CLI_BROADCAST_BAR = (
+    "[{bar}] đã gửi {sent}/{total} · lỗi {failed} · không liên lạc được {unreachable}"
+)
+CLI_BROADCAST_QUEUED = (
+    "Chưa thấy tin nào được gửi thêm: bot có đang chạy không (make run)? Các tin vẫn nằm trong "
+    "hàng đợi và sẽ được gửi khi bot chạy; xem bằng «python -m bot outbox status»."
+)
 
 # -- joining ---------------------------------------------------------------------------------
 WELCOME_UNLINKED = (
@@ -304,6 +410,8 @@ ROSTER_ERRORS = {
     "bad_phone": "«{value}» không phải số điện thoại Việt Nam (10 số, bắt đầu bằng 0)",
     "bad_unit": "đường dẫn đơn vị «{value}» không hợp lệ (các cấp ngăn cách bằng /)",
     "duplicate_row": "trùng họ tên «{value}» trong cùng đơn vị",
+    "closed_unit": "đơn vị «{value}» đã giải thể; không nhập đảng viên vào đơn vị đã đóng",
+    "merged_unit": "đơn vị đã sáp nhập ({value}); ghi đơn vị mới vào cột này",
 }
 # Why a roster file could not be read (models.roster.FILE_REASONS has the same keys).
 ROSTER_FILE_REASONS = {
@@ -320,6 +428,63 @@ ROSTER_REJECTED = "Không nhập gì: tệp có {n} lỗi. Sửa các lỗi trê
 ROSTER_DONE = (
     "Đã nhập xong: thêm {added}, cập nhật {updated}, giữ nguyên {unchanged} đảng viên; "
     "tạo {units} đơn vị mới."
+)
+
+# -- tree changes: python -m bot org rename | move | merge | close (models/orgtree.py) --------
+TREE_BAD_NAME = (
+    "Tên đơn vị «{name}» không hợp lệ: không để trống, không có dấu /, tối đa {limit} ký tự."
+)
+TREE_SAME_NAME = "Đơn vị đã mang tên «{name}»; không có gì thay đổi."
+TREE_NAME_TAKEN = "Trong «{parent}» đã có đơn vị tên «{name}»{closed}; hãy chọn tên khác."
+TREE_NAME_TAKEN_ROOT = "Cấp cao nhất đã có đơn vị tên «{name}»{closed}; hãy chọn tên khác."
+TREE_NAME_TAKEN_CLOSED = " (đã đóng, vẫn giữ tên để tra cứu)"
+TREE_UNIT_CLOSED = "«{unit}» đã đóng ngày {date}; không thay đổi được đơn vị đã đóng."
+TREE_PARENT_CLOSED = "«{unit}» đã đóng ngày {date}; không chuyển đơn vị vào đơn vị đã đóng."
+TREE_ALREADY_THERE = "«{unit}» đã trực thuộc «{parent}»; không có gì thay đổi."
+TREE_ALREADY_ROOT = "«{unit}» đã ở cấp cao nhất; không có gì thay đổi."
+TREE_INTO_ITSELF = (
+    "Không chuyển «{unit}» vào chính nó hoặc vào đơn vị cấp dưới của nó («{parent}»)."
+)
+TREE_MERGE_ITSELF = "Không sáp nhập một đơn vị vào chính nó."
+TREE_MERGE_DESCENDANT = "Không sáp nhập «{unit}» vào đơn vị cấp dưới của nó («{target}»)."
+TREE_MERGE_TARGET_CLOSED = "«{target}» đã đóng ngày {date}; không sáp nhập vào đơn vị đã đóng."
+TREE_MERGE_CHILD_CLASH = (
+    "Chưa sáp nhập: «{target}» đã có đơn vị trùng tên với đơn vị trực thuộc của «{unit}»: "
+    "{names}. Đổi tên một bên trước (org rename)."
+)
+TREE_CLOSE_BUSY = (
+    "Chưa đóng «{unit}»: còn {members} đảng viên đang sinh hoạt và {units} đơn vị trực thuộc "
+    "chưa đóng. Chuyển (org move) hoặc sáp nhập (org merge) trước; hoặc dùng --force để đóng "
+    "cả nhánh, các đảng viên trong nhánh thôi sinh hoạt."
+)
+TREE_ALREADY_CLOSED = "«{unit}» đã đóng từ ngày {date}."
+# Rows of a merged unit kept where they are because the surviving unit has its own.
+TREE_KEPT_KINDS = {
+    "unit_plans": "kế hoạch tập thể năm {key}",
+    "themes": "chuyên đề năm {key}",
+    "meeting_overrides": "lịch sinh hoạt đổi riêng kỳ {key}",
+}
+CLI_ORG_RENAMED = "Đã đổi tên «{old}» thành «{new}»."
+CLI_ORG_MOVED = "Đã chuyển «{unit}» về trực thuộc «{parent}» (cả nhánh {n} đơn vị)."
+CLI_ORG_MOVED_ROOT = "Đã chuyển «{unit}» lên cấp cao nhất (cả nhánh {n} đơn vị)."
+CLI_ORG_MERGED = "Đã sáp nhập «{unit}» vào «{target}»; «{unit}» đã đóng."
+CLI_ORG_MERGE_DRY_RUN = "Thử sáp nhập «{unit}» vào «{target}» (chưa thay đổi gì):"
+CLI_ORG_MERGE_LINES = (
+    "  Đảng viên chuyển sang: {members} (trong đó {inactive} đã thôi sinh hoạt)\n"
+    "  Đơn vị trực thuộc chuyển theo: {units} (với {unit_members} đảng viên)\n"
+    "  Bản đăng ký: {pledges}; bản tự đánh giá: {assessments} (theo đảng viên, giữ nguyên)\n"
+    "  Vai trò: chuyển {roles}, bỏ {roles_dropped} trùng\n"
+    "  Mã mời chưa dùng: {invites}; yêu cầu tham gia chờ duyệt: {requests}; "
+    "mô hình, điển hình: {nominations}\n"
+    "  Chuyển sang: {plans} kế hoạch tập thể, {themes} chuyên đề, "
+    "{overrides} lịch đổi riêng, {periods} kỳ đã xem xét"
+)
+CLI_ORG_MERGE_RENAMED = "  Trùng họ tên, đổi thành: «{old}» → «{new}»"
+CLI_ORG_MERGE_KEPT = "  Giữ của «{target}», không chuyển: {what}"
+CLI_ORG_CLOSED = "Đã đóng «{unit}»."
+CLI_ORG_CLOSED_FORCE = (
+    "Đã đóng «{unit}» và {units} đơn vị trực thuộc; {members} đảng viên thôi sinh hoạt; "
+    "hủy {invites} mã mời chưa dùng."
 )
 
 # -- examples of concrete items, by the member's kind of work (vagueness check) ---------------
@@ -693,3 +858,119 @@ USAGE_MESSAGES_LINE = "  {channel}: {used}/{limit} tin ({percent}%)"
 USAGE_USERS_LINE = "  {channel}: {used}/{limit} người dùng ({percent}%)"
 USAGE_SENT_LINE = "  {channel}: đã gửi {used} tin"
 USAGE_QUOTA_LINE = "  {channel}, hạn mức báo về: {quota}"
+
+# -- reports (/baocao) -------------------------------------------------------------------------
+# The chat message (handlers/report_view.py)
+REPORT_HEADER = (
+    "<b>Kết quả học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh</b>\n"
+    "<b>{unit}</b> — năm {year}, số liệu tháng {month}"
+)
+REPORT_MEMBERS = "Đảng viên: {members}; miễn sinh hoạt: {exempt}; phải đăng ký: {required}"
+REPORT_REGISTERED = "Đã đăng ký: {n}/{total} — {percent}"
+REPORT_APPROVED = "Đã được bí thư duyệt: {n}/{total} — {percent}"
+REPORT_ASSESSED = "Tự đánh giá tháng {month}: {n}/{total} — {percent}"
+REPORT_ITEMS = "Việc làm: {done} đã thực hiện, {doing} đang thực hiện, {not_yet} chưa thực hiện"
+REPORT_CELLS = "Chi bộ đã xem xét tại sinh hoạt tháng {month}: {n}/{total} — {percent}"
+REPORT_MODELS = "Mô hình: {collective} tập thể, {individual} cá nhân; nhân rộng: {replicated}"
+REPORT_EXEMPLARS = (
+    "Điển hình: {collective} tập thể, {individual} cá nhân ({party} đảng viên, {masses} quần chúng)"
+)
+REPORT_CHILDREN = "<b>Các đơn vị trực thuộc</b> (tự đánh giá tháng {month}):"
+REPORT_CHILD_LINE = (
+    "• {name}: đăng ký {registered}/{required} ({registered_percent}), "
+    "tự đánh giá {assessed}/{counted} ({assessed_percent})"
+)
+REPORT_OWN = "Trực tiếp tại {unit}"  # what the unit holds outside its children (a row, a line)
+# The files (bot/report_files.py): the columns of the phụ lục số liệu, in this order
+REPORT_COLUMNS = (
+    "Đơn vị",
+    "Tổng số đảng viên",
+    "Miễn sinh hoạt",
+    "Phải đăng ký",
+    "Đã đăng ký",
+    "Tỉ lệ đăng ký (%)",
+    "Đã duyệt",
+    "Tự đánh giá trong tháng",
+    "Tỉ lệ tự đánh giá (%)",
+    "Việc làm đã thực hiện",
+    "Đang thực hiện",
+    "Chưa thực hiện",
+    "Chi bộ đã xem xét",
+    "Tổng số chi bộ",
+    "Tỉ lệ xem xét (%)",
+    "Mô hình tập thể",
+    "Mô hình cá nhân",
+    "Mô hình nhân rộng",
+    "Điển hình tập thể",
+    "Điển hình cá nhân (đảng viên)",
+    "Điển hình cá nhân (quần chúng)",
+)
+REPORT_TOTAL = "Tổng cộng: {unit}"
+REPORT_FILE_TITLE = (
+    "PHỤ LỤC SỐ LIỆU KẾT QUẢ HỌC TẬP VÀ LÀM THEO TƯ TƯỞNG, ĐẠO ĐỨC, PHONG CÁCH HỒ CHÍ MINH"
+)
+REPORT_FILE_SUBTITLE = "Đơn vị: {unit} — năm {year} — số liệu tháng {month}"
+REPORT_FILE_NOTE = (
+    "Ghi chú: tỉ lệ đăng ký tính trên số đảng viên phải đăng ký (trừ đảng viên miễn sinh hoạt); "
+    "tỉ lệ tự đánh giá tính trên số đó, trừ đảng viên vắng có lý do trong tháng."
+)
+REPORT_SHEET = "Phụ lục số liệu"
+REPORT_TREND_SHEET = "Theo tháng"
+REPORT_TREND_COLUMNS = ("Tháng", "Đã tự đánh giá", "Phải tự đánh giá", "Tỉ lệ tự đánh giá (%)")
+# The chart (bot/charts.py)
+REPORT_CHART_TITLE = "{unit}, tháng {month}"
+REPORT_CHART_REGISTERED = "Đăng ký (%)"
+REPORT_CHART_ASSESSED = "Tự đánh giá trong tháng (%)"
+REPORT_CHART_TREND = "Tỉ lệ tự đánh giá theo tháng (%)"
+REPORT_CHART_UNIT_TEXT = "{name}: đăng ký {registered}, tự đánh giá {assessed}"
+REPORT_CHART_TREND_TEXT = "Theo tháng: {months}"
+
+# -- exports (/xuat) ---------------------------------------------------------------------------
+EXPORT_FILENAME = "dang-ky-{year}-{unit}.{ext}"  # ASCII: the unit without diacritics
+EXPORT_SHEET_PLEDGES = "Bản đăng ký"
+EXPORT_SHEET_MONTH = "Tháng {month}-{year}"  # a sheet name: no "/"
+EXPORT_PLEDGE_HEADERS = [
+    "Đơn vị",
+    "Họ và tên",
+    "Chức vụ",
+    "Trạng thái bản đăng ký",
+    "Nội dung học tập",
+    "Hạn chế cần khắc phục",
+    "STT việc làm",
+    "Việc làm cụ thể",
+    "Kết quả/sản phẩm",
+    "Thời hạn",
+    "Đột phá",
+]
+EXPORT_MONTH_HEADERS = [
+    "Đơn vị",
+    "Họ và tên",
+    "Tình trạng",
+    "Ngày nộp",
+    "Người nhập hộ",
+    "STT việc làm",
+    "Việc làm cụ thể",
+    "Mức độ thực hiện",
+    "Ghi chú",
+    "Khó khăn, đề xuất",
+    "Nhận xét của chi bộ",
+]
+EXPORT_NO_PLEDGE = "Chưa đăng ký"
+EXPORT_PLEDGE_STATUS = "{status} (phiên bản {version})"
+EXPORT_EXEMPT = "{status} · miễn sinh hoạt"
+EXPORT_YES = "Có"
+EXPORT_PARTY_ROLES = {
+    "secretary": "Bí thư",
+    "deputy": "Phó bí thư",
+    "committee": "Chi ủy viên",
+    "member": "Đảng viên",
+}
+EXPORT_CATEGORIES = {"official": "chính thức", "probationary": "dự bị"}
+# The printable form (templates/pledge_form.docx): the header lines when a unit's name does not
+# already start with its kind, the note under the title of a pledge not yet approved, and the
+# dotted line of a blank form (a member without a pledge fills it in by hand).
+EXPORT_PARENT_KIND = "Đảng bộ"
+EXPORT_UNIT_KIND = "Chi bộ"
+EXPORT_KIND_PREFIXES = ("chi bo", "dang bo", "dang uy", "to dang")  # folded
+EXPORT_FORM_NOTE = "Phiên bản {version}, {status}"
+EXPORT_BLANK_LINE = "…" * 30

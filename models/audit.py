@@ -17,8 +17,20 @@ def record(
     now: datetime,
     member_id: int | None = None,
     actor: str = "member",
+    unit_id: int | None = None,
+    refused: bool = False,
     **detail: Any,
 ) -> None:
+    """Add an audit row to the caller's transaction. unit_id: the unit acted on (its history
+    lists the row); refused: an attempt that was not allowed, kept like every admin action."""
     session.add(
-        AuditLog(at=now, actor_member_id=member_id, actor=actor, action=action, detail=detail)
+        AuditLog(
+            at=now,
+            actor_member_id=member_id,
+            actor=actor,
+            action=action,
+            detail=detail,
+            refused=refused,
+            unit_id=unit_id,
+        )
     )

@@ -7,9 +7,19 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handlers import texts
 from models.tables import OrgUnit
 
 SEPARATOR = "/"
+
+
+class ClosedUnitError(ValueError):
+    """ensure_unit() met a closed (dissolved or merged) unit on the way: nothing goes into it."""
+
+    def __init__(self, path: str, unit: OrgUnit) -> None:
+        super().__init__(texts.ROSTER_ERRORS["closed_unit"].format(value=path))
+        self.path = path  # the names down to the closed unit
+        self.unit = unit
 
 
 def split_path(path: str) -> list[str]:
@@ -44,9 +54,13 @@ async def find_unit(session: AsyncSession, path: str) -> OrgUnit | None:
 async def ensure_unit(
     session: AsyncSession, path: str, now: datetime, created: list[str] | None = None
 ) -> OrgUnit:
-    """The unit at path, creating missing units on the way (their names appended to created)."""
+    """The unit at path, creating missing units on the way (their names appended to created).
+
+    Raises ClosedUnitError when the unit or one above it is closed: a dissolved or merged unit
+    takes no new members and no new units (find_unit still finds it, for history)."""
     parent: OrgUnit | None = None
-    for name in split_path(path):
+    names = split_path(path)
+    for depth, name in enumerate(names):
         stmt = select(OrgUnit).where(
             OrgUnit.name == name,
             OrgUnit.parent_id == parent.id if parent else OrgUnit.parent_id.is_(None),
@@ -65,6 +79,8 @@ async def ensure_unit(
             unit.path = f"{parent.path if parent else '/'}{unit.id}/"
             if created is not None:
                 created.append(name)
+        elif unit.closed_at is not None:
+            raise ClosedUnitError(SEPARATOR.join(names[: depth + 1]), unit)
         parent = unit
     if parent is None:
         raise ValueError("empty unit path")

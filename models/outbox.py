@@ -30,6 +30,8 @@ async def plan(
         "chat_id": chat_id,
         "member_id": member_id,
         "kind": kind,
+        # A broadcast's message keeps its broadcast when it moves to another channel.
+        "broadcast_id": payload.get("broadcast"),
         "dedupe_key": dedupe_key,
         "payload": payload,
         "status": "pending",

@@ -94,3 +94,27 @@ async def approvers(session: AsyncSession, unit_id: int) -> list[Member]:
 async def find_by_name(session: AsyncSession, unit_id: int, name_key: str) -> Member | None:
     stmt = select(Member).where(Member.unit_id == unit_id, Member.name_key == name_key)
     return (await session.scalars(stmt)).first()
+
+
+async def find_members(session: AsyncSession, ref: str) -> list[Member]:
+    """Members a command-line reference means: an id ("#12" or "12"), a phone number, a
+    "Unit/Path/Full name", or a bare full name (which may match people in several units)."""
+    from handlers.text import fold
+    from models.orgs import SEPARATOR, find_unit
+
+    ref = ref.strip()
+    digits = ref.lstrip("#")
+    if digits.isdigit() and len(digits) < 9:
+        member = await session.get(Member, int(digits))
+        return [member] if member is not None else []
+    stmt = select(Member).order_by(Member.unit_id, Member.id)
+    if ref.lstrip("+").replace(" ", "").isdigit():
+        wanted = ref.replace(" ", "")
+        return list(await session.scalars(stmt.where(Member.phone == wanted)))
+    path, _, name = ref.rpartition(SEPARATOR)
+    if path:
+        unit = await find_unit(session, path)
+        if unit is None:
+            return []
+        stmt = stmt.where(Member.unit_id == unit.id)
+    return list(await session.scalars(stmt.where(Member.name_key == fold(name))))

@@ -98,7 +98,8 @@ class RosterError:
     row: int  # spreadsheet row as the user sees it (header is row 1); 0 for file-level errors
     column: str  # the column's header as written in the file ("" for file-level errors)
     # file_unreadable, missing_column, empty_file (file level); required, too_long, bad_role,
-    # bad_category, bad_exempt, bad_phone, bad_unit, duplicate_row (one cell)
+    # bad_category, bad_exempt, bad_phone, bad_unit, duplicate_row, closed_unit, merged_unit
+    # (one cell)
     code: str
     value: str  # the offending value ("" if none), or the missing column's canonical name
 
@@ -130,6 +131,7 @@ class _Parsed:
     errors: list[RosterError]
     columns: frozenset[str]  # the column keys present in the header
     keys: list[str] = field(default_factory=list)  # fold(full_name) of each row
+    unit_column: str = ""  # the unit column's header as written
 
 
 class _Unreadable(Exception):
@@ -337,7 +339,7 @@ def _validate(records: Iterable[tuple[int, list[str]]]) -> _Parsed:
     if not rows and not errors:
         errors.append(RosterError(0, "", "empty_file", ""))
     errors.sort(key=lambda e: e.row)  # stable: within a row, in column-check order
-    return _Parsed(rows, errors, frozenset(index), keys)
+    return _Parsed(rows, errors, frozenset(index), keys, written[UNIT])
 
 
 def _unit_path(value: str, err: Callable[[str, str, str], None]) -> str | None:
@@ -377,6 +379,17 @@ async def import_roster(session: AsyncSession, path: Path, now: datetime) -> Imp
         report.errors = parsed.errors
         return report
     rows, columns, keys = parsed.rows, parsed.columns, parsed.keys
+
+    # A closed unit (dissolved, or merged into another) takes nobody: checked before anything
+    # is created, so a refused file leaves the session untouched.
+    closed = await _closed_units(session, [r.unit_path for r in rows])
+    if closed:
+        report.errors = [
+            RosterError(r.row, parsed.unit_column, *closed[r.unit_path])
+            for r in rows
+            if r.unit_path in closed
+        ]
+        return report
 
     unit_ids = await _resolve_units(session, [r.unit_path for r in rows], now, report)
     new_units = {unit_ids[p] for p in report.units_created if p in unit_ids}
@@ -476,6 +489,52 @@ async def import_roster(session: AsyncSession, path: Path, now: datetime) -> Imp
     report.updated = len(updates)
     report.unchanged = len(rows) - len(inserts) - len(updates)
     return report
+
+
+async def _closed_units(session: AsyncSession, paths: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """(error code, value) per path that is, or lies below, a closed unit."""
+    closed: list[Any] = []  # the closed units named somewhere in the file
+    for names_chunk in _chunks(sorted({n for p in paths for n in p.split(SEPARATOR)}), CHUNK):
+        stmt = select(OrgUnit.path, OrgUnit.merged_into_id).where(
+            OrgUnit.closed_at.is_not(None), OrgUnit.name.in_(names_chunk)
+        )
+        closed.extend(await session.execute(stmt))
+    if not closed:
+        return {}
+    targets = {u.merged_into_id for u in closed if u.merged_into_id is not None}
+    target_paths: dict[int, str] = {}
+    for chunk in _chunks(sorted(targets), CHUNK):
+        found_paths = select(OrgUnit.id, OrgUnit.path).where(OrgUnit.id.in_(chunk))
+        target_paths.update((u.id, u.path) for u in await session.execute(found_paths))
+    ids = sorted({i for p in (*(u.path for u in closed), *target_paths.values()) for i in _ids(p)})
+    names: dict[int, str] = {}
+    for chunk in _chunks(ids, CHUNK):
+        found_names = select(OrgUnit.id, OrgUnit.name).where(OrgUnit.id.in_(chunk))
+        names.update((u.id, u.name) for u in await session.execute(found_names))
+
+    def display(path: str) -> str:
+        return SEPARATOR.join(names[i] for i in _ids(path))
+
+    reasons: dict[str, tuple[str, str]] = {}  # full name of a closed unit -> (code, value)
+    for u in closed:
+        name = display(u.path)
+        if u.merged_into_id is None:
+            reasons[name] = ("closed_unit", name)
+        else:
+            reasons[name] = ("merged_unit", f"{name} → {display(target_paths[u.merged_into_id])}")
+    found: dict[str, tuple[str, str]] = {}
+    for path in dict.fromkeys(paths):
+        parts = path.split(SEPARATOR)
+        for depth in range(1, len(parts) + 1):
+            reason = reasons.get(SEPARATOR.join(parts[:depth]))
+            if reason is not None:
+                found[path] = reason
+                break
+    return found
+
+
+def _ids(path: str) -> list[int]:
+    return [int(part) for part in path.strip(SEPARATOR).split(SEPARATOR) if part]
 
 
 async def _resolve_units(

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -86,6 +87,9 @@ class OrgUnit(Base):
     # Reminder offsets for this unit; None: the defaults of config.toml [reminders].
     reminder_rule: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
+    # Closed (dissolved, or merged into another unit): kept so history still names it.
+    closed_at: Mapped[datetime | None]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
 
     __table_args__ = (UniqueConstraint("parent_id", "name"),)
 
@@ -206,6 +210,9 @@ class Theme(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(500))
     deadline: Mapped[date | None] = mapped_column(Date)
+    # The term-wide theme (chuyên đề toàn khóa) this yearly one implements.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("unit_id", "year"),)
@@ -333,6 +340,76 @@ class UnitPeriod(Base):
     __table_args__ = (UniqueConstraint("unit_id", "period"),)
 
 
+class UnitPlan(Base):
+    """The chi bộ's collective plan (kế hoạch của tập thể) for a year: its actions, like a
+    pledge's items, and the unit's chuẩn mực đạo đức. Its mô hình are Nomination rows."""
+
+    __tablename__ = "unit_plans"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    items: Mapped[list[Any]]  # [{"action": …, "result": …, "deadline": …}]
+    standards: Mapped[list[Any]]  # chuẩn mực đạo đức: list of strings
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("unit_id", "year"),)
+
+
+class Nomination(Base):
+    """A mô hình (a model practice) or điển hình (an exemplary person or collective) a chi bộ
+    registers or puts forward; counted in the reports up the tree."""
+
+    __tablename__ = "nominations"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))  # mo_hinh | dien_hinh
+    subject: Mapped[str] = mapped_column(String(12))  # ca_nhan | tap_the
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    party_member: Mapped[bool] = mapped_column(Boolean, default=True)  # else quần chúng
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    result: Mapped[str | None] = mapped_column(Text)
+    replicated: Mapped[bool] = mapped_column(Boolean, default=False)  # mô hình nhân rộng
+    nominated_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    created_at: Mapped[datetime]
+
+
+class YearReview(Base):
+    """A member's year-end summary paragraph (for the bản kiểm điểm), as they last edited it."""
+
+    __tablename__ = "year_reviews"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("member_id", "year"),)
+
+
+class Broadcast(Base):
+    """A message an admin sends to every member of a subtree, with its live progress."""
+
+    __tablename__ = "broadcasts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    payload: Mapped[dict[str, Any]]  # the Reply every recipient gets
+    status: Mapped[str] = mapped_column(String(12), default="draft")  # sending | done | cancelled
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    # The admin's message that shows the progress, edited as deliveries complete.
+    progress_channel: Mapped[str | None] = mapped_column(String(16))
+    progress_chat_id: Mapped[str | None] = mapped_column(String(64))
+    progress_message_id: Mapped[str | None] = mapped_column(String(64))
+    progress_text: Mapped[str | None] = mapped_column(Text)
+    progress_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
 class Conversation(Base):
     """Where a person is in a flow, and their draft. Written with the step's effect."""
 
@@ -377,6 +454,7 @@ class Delivery(Base):
     chat_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     kind: Mapped[str] = mapped_column(String(32))  # reply | ack | notice | ...
+    broadcast_id: Mapped[int | None] = mapped_column(ForeignKey("broadcasts.id"), index=True)
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     # pending | sending | sent | failed | unreachable | not_reached (the channel could not, e.g.
@@ -427,3 +505,6 @@ class AuditLog(Base):
     actor: Mapped[str] = mapped_column(String(64))  # "member", "cli", "system"
     action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Refused: an attempt the actor had no right to make (kept, like every admin action).
+    refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))

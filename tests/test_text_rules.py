@@ -145,7 +145,7 @@ def test_reminder_config_is_read_and_checked(tmp_path: object) -> None:
 
 
 def test_the_digest_chart_renders_a_png_with_vietnamese_labels() -> None:
-    from bot.charts import bar_chart_png, chart_as_text
+    from documents.charts import bar_chart_png, chart_as_text
 
     chart = {"title": "Tự đánh giá tháng 12/2026", "bars": [["Đã nộp", 9], ["Chưa nộp", 3]]}
     png = bar_chart_png(chart)

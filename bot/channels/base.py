@@ -32,5 +32,7 @@ class DeliveryError(Exception):
 class Channel(Protocol):
     name: str
 
-    async def deliver(self, chat_id: str, kind: str, payload: dict[str, Any]) -> None:
-        """Send one planned delivery; raise DeliveryError on failure."""
+    async def deliver(self, chat_id: str, kind: str, payload: dict[str, Any]) -> str | None:
+        """Send one planned delivery; raise DeliveryError on failure. Returns the platform's id
+        of the (last) message sent where it has one, so a later "edit" delivery can change it;
+        an "edit" (payload["message_id"]) is sent as a new message where editing is impossible."""

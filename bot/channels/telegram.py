@@ -73,6 +73,7 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
 
 class TelegramChannel:
     name = NAME
+    can_edit = True  # a broadcast's progress message is edited in place
 
     def __init__(self, config: TelegramConfig, *, base_file_url: str | None = None) -> None:
         assert config.token
@@ -165,26 +166,37 @@ class TelegramChannel:
         return handle
 
     # -- out ---------------------------------------------------------------------------------
-    async def deliver(self, chat_id: str, kind: str, payload: dict[str, Any]) -> None:
+    async def deliver(self, chat_id: str, kind: str, payload: dict[str, Any]) -> str | None:
         try:
             if kind == "ack":
                 await self._ack(payload["ack_ref"])
-                return
+                return None
             reply = Reply.from_payload(payload)
+            if kind == "edit":
+                await self._edit(chat_id, str(payload["message_id"]), reply)
+                return None
             if reply.chart:
-                from bot.charts import bar_chart_png
+                from documents.charts import chart_png
 
-                await self.bot.send_photo(chat_id=int(chat_id), photo=bar_chart_png(reply.chart))
+                await self.bot.send_photo(chat_id=int(chat_id), photo=chart_png(reply.chart))
+            if reply.document:
+                await self.bot.send_document(
+                    chat_id=int(chat_id),
+                    document=reply.document_bytes(),
+                    filename=reply.document["name"],
+                )
             pieces = split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)
+            sent = None
             for n, piece in enumerate(pieces):
                 last = n == len(pieces) - 1
-                await self.bot.send_message(
+                sent = await self.bot.send_message(
                     chat_id=int(chat_id),
                     text=piece,
                     parse_mode=ParseMode.HTML,
                     reply_markup=keyboard(reply) if last else None,
                     disable_web_page_preview=True,
                 )
+            return str(sent.message_id) if sent is not None else None
         except RetryAfter as exc:
             raise DeliveryError(str(exc), retry_after=_seconds(exc.retry_after)) from exc
         except Forbidden as exc:
@@ -194,6 +206,21 @@ class TelegramChannel:
             raise DeliveryError(str(exc), permanent=True, unreachable=unreachable) from exc
         except (NetworkError, TelegramError) as exc:
             raise DeliveryError(str(exc)) from exc
+
+    async def _edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
+        """Change a message the bot sent (a broadcast's progress). Unchanged text is fine."""
+        try:
+            await self.bot.edit_message_text(
+                chat_id=int(chat_id),
+                message_id=int(message_id),
+                text=split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)[0],
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard(reply),
+                disable_web_page_preview=True,
+            )
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
 
     async def _ack(self, ack_ref: str) -> None:
         """Stop the button's spinner and take the keyboard off the pressed message."""

@@ -1,0 +1,344 @@
+"""The rates report (báo cáo số liệu) of a unit and its subtree, for a year and one month.
+
+The figures are those of the committees' phụ lục số liệu (domain.md §5 and §8.5): members,
+miễn sinh hoạt, phải đăng ký, đã đăng ký, đã duyệt, tự đánh giá in the month, việc làm đã /
+đang / chưa thực hiện, chi bộ that reviewed the pledges at their meeting, mô hình and điển hình.
+
+Set-based: one query per kind of figure, grouped by unit over the subtree (org_units joined on
+its materialised path), then rolled up in Python into the unit's direct children and the unit
+itself. The number of queries does not depend on the number of members or units.
+
+Rules:
+- members are the active members; miễn sinh hoạt (exempt) ones are counted but owe nothing;
+- a member excused in the month (vắng có lý do, approved) is left out of that month's
+  self-assessment figures (neither counted nor assessed);
+- a closed unit, and whatever is still under it, is left out (its members were moved when it
+  was merged or dissolved); asked for directly, a closed unit reports its subtree, but is not
+  counted as a chi bộ itself;
+- a chi bộ is an open unit of kind "chi_bo", or any open unit that directly holds an active
+  member;
+- membership is today's: past months of the trend use the current members and exemptions.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.tables import (
+    Assessment,
+    AssessmentEntry,
+    Member,
+    MemberPeriod,
+    Nomination,
+    OrgUnit,
+    Pledge,
+    UnitPeriod,
+)
+
+CHI_BO = "chi_bo"
+_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+@dataclass
+class Rates:
+    members: int = 0  # active members
+    exempt: int = 0  # miễn sinh hoạt
+    required: int = 0  # phải đăng ký: members - exempt
+    registered: int = 0  # required members with a pledge (any version, any status) this year
+    approved: int = 0  # required members with an approved pledge this year
+    counted: int = 0  # required members not excused in the month
+    assessed: int = 0  # counted members with a self-assessment for the month
+    items_done: int = 0  # the counted members' assessment entries of the month, by status
+    items_doing: int = 0
+    items_not_yet: int = 0
+    cells: int = 0  # chi bộ
+    cells_reviewed: int = 0  # chi bộ that recorded the review at the month's meeting
+    models_collective: int = 0  # mô hình tập thể
+    models_individual: int = 0  # mô hình cá nhân
+    models_replicated: int = 0  # mô hình nhân rộng
+    exemplars_collective: int = 0  # điển hình tập thể
+    exemplars_individual: int = 0  # điển hình cá nhân = party + masses
+    exemplars_party: int = 0  # … đảng viên
+    exemplars_masses: int = 0  # … quần chúng
+
+    def __add__(self, other: Rates) -> Rates:
+        return Rates(**{f.name: getattr(self, f.name) + getattr(other, f.name) for f in _FIELDS})
+
+    def __sub__(self, other: Rates) -> Rates:
+        return Rates(**{f.name: getattr(self, f.name) - getattr(other, f.name) for f in _FIELDS})
+
+    def is_empty(self) -> bool:
+        return not any(getattr(self, f.name) for f in _FIELDS)
+
+
+_FIELDS = fields(Rates)
+
+
+def total(rates: Iterable[Rates]) -> Rates:
+    result = Rates()
+    for r in rates:
+        result = result + r
+    return result
+
+
+@dataclass
+class UnitRow:
+    unit_id: int
+    name: str
+    depth: int  # 0: the report's unit, 1: its direct children
+    rates: Rates
+
+
+@dataclass
+class Report:
+    year: int
+    period: str  # "YYYY-MM", the month of the self-assessment and review figures
+    unit: UnitRow  # the whole subtree
+    children: list[UnitRow]  # each direct open child, over its own subtree, in creation order
+    trend: list[tuple[str, int, int]]  # (period, assessed, counted), January .. period
+
+    @property
+    def own(self) -> Rates:
+        """What the unit holds directly, outside its children (members of a đảng bộ who belong
+        to no chi bộ, its own nominations): unit = sum(children) + own."""
+        return self.unit.rates - total(child.rates for child in self.children)
+
+
+def default_period(now: datetime, tz: str | tzinfo) -> str:
+    """The current month in the unit's timezone: "2026-05"."""
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+    return now.astimezone(zone).strftime("%Y-%m")
+
+
+def year_periods(year: int, period: str) -> list[str]:
+    """ "2026-01" .. period."""
+    return [f"{year:04d}-{m:02d}" for m in range(1, int(period[5:7]) + 1)]
+
+
+async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, period: str) -> Report:
+    match = _PERIOD.match(period)
+    if match is None or int(match.group(1)) != year:
+        raise ValueError(f"period {period!r} is not a month of {year}")
+    months = year_periods(year, period)
+    prefix = unit.path
+    depth0 = len(_ids(prefix))
+
+    # Which bucket each unit's own figures go to: 0 for the unit itself, i + 1 for the subtree
+    # of its i-th child. Units missing from the map (closed, or under a closed unit) are skipped.
+    units = (
+        await session.execute(
+            select(OrgUnit.id, OrgUnit.path, OrgUnit.name, OrgUnit.kind, OrgUnit.closed_at)
+            .where(OrgUnit.path.startswith(prefix))
+            .order_by(OrgUnit.id)
+        )
+    ).all()
+    closed = {uid for uid, _, _, _, closed_at in units if closed_at is not None}
+    children: list[tuple[int, str]] = []
+    child_index: dict[int, int] = {}
+    bucket: dict[int, int] = {}
+    kinds: dict[int, str] = {}
+    for uid, path, name, kind, _ in units:
+        ids = _ids(path)[depth0 - 1 :]  # the report's unit .. this unit
+        if closed.intersection(ids[1:]):
+            continue
+        kinds[uid] = kind
+        if len(ids) == 1:
+            bucket[uid] = 0
+            continue
+        if len(ids) == 2:
+            child_index[uid] = len(children) + 1
+            children.append((uid, name))
+        if ids[1] in child_index:
+            bucket[uid] = child_index[ids[1]]
+    acc = [dict.fromkeys((f.name for f in _FIELDS), 0) for _ in range(len(children) + 1)]
+
+    subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(prefix))
+    active = (Member.unit_id.in_(subtree), Member.active.is_(True))
+    required = (*active, Member.exempt.is_(False))
+    # For queries driven by a small table (excused absences): "+ 0" keeps SQLite from starting
+    # with every member of the subtree through the unit index.
+    required_few = ((Member.unit_id + 0).in_(subtree), *required[1:])
+
+    def counts(column: Any, values: Iterable[str]) -> list[Any]:
+        """One count per value: a pivot, so each query groups by unit alone."""
+        return [func.sum(case((column == v, 1), else_=0)) for v in values]
+
+    # Each query starts from the subtree's members (in unit order) and looks up their rows.
+    # 1. members and exemptions
+    rows = await session.execute(
+        select(Member.unit_id, func.count(), func.sum(case((Member.exempt.is_(True), 1), else_=0)))
+        .where(*active)
+        .group_by(Member.unit_id)
+    )
+    holds_members: set[int] = set()
+    for uid, n, n_exempt in rows:
+        if uid in bucket:
+            b = acc[bucket[uid]]
+            b["members"] += n
+            b["exempt"] += int(n_exempt or 0)
+            holds_members.add(uid)
+
+    # 2. pledges: registered (any version) and approved, per member
+    rows = await session.execute(
+        select(
+            Member.unit_id,
+            func.count(Pledge.member_id.distinct()),
+            func.count(case((Pledge.status == "approved", Pledge.member_id)).distinct()),
+        )
+        .select_from(Member)
+        .join(Pledge, and_(Pledge.member_id == Member.id, Pledge.year == year))
+        .where(*required)
+        .group_by(Member.unit_id)
+    )
+    for uid, n_registered, n_approved in rows:
+        if uid in bucket:
+            b = acc[bucket[uid]]
+            b["registered"] += n_registered
+            b["approved"] += n_approved
+
+    # 3. self-assessments, every month of the year so far (excused members are taken out below)
+    assessed_in: dict[str, int] = dict.fromkeys(months, 0)
+    rows = await session.execute(
+        select(Member.unit_id, *counts(Assessment.period, months))
+        .select_from(Member)
+        .join(
+            Assessment,
+            and_(Assessment.member_id == Member.id, Assessment.period.between(months[0], period)),
+        )
+        .where(*required)
+        .group_by(Member.unit_id)
+    )
+    for uid, *per_month in rows:
+        if uid in bucket:
+            for p, n in zip(months, per_month, strict=True):
+                assessed_in[p] += int(n or 0)
+            acc[bucket[uid]]["assessed"] += int(per_month[-1] or 0)
+
+    # 4. excused absences, every month so far, and how many of them self-assessed anyway
+    excused_in: dict[str, int] = dict.fromkeys(months, 0)
+    rows = await session.execute(
+        select(Member.unit_id, MemberPeriod.period, func.count(), func.count(Assessment.id))
+        .select_from(MemberPeriod)
+        .join(Member, Member.id == MemberPeriod.member_id)
+        .outerjoin(
+            Assessment,
+            and_(
+                Assessment.member_id == MemberPeriod.member_id,
+                Assessment.period == MemberPeriod.period,
+            ),
+        )
+        .where(MemberPeriod.period.in_(months), MemberPeriod.excuse == "approved", *required_few)
+        .group_by(Member.unit_id, MemberPeriod.period)
+    )
+    for uid, p, n, n_assessed in rows:
+        if uid in bucket:
+            excused_in[p] += n
+            assessed_in[p] -= n_assessed
+            if p == period:
+                b = acc[bucket[uid]]
+                b["counted"] -= n  # the required count is added below
+                b["assessed"] -= n_assessed
+
+    # 5. the entries of the month's self-assessments, by status; less those of the excused
+    statuses = {"done": "items_done", "doing": "items_doing", "not_yet": "items_not_yet"}
+    for excused_only in (False, True):
+        stmt = select(Member.unit_id, *counts(AssessmentEntry.status, statuses))
+        if excused_only:
+            stmt = (
+                stmt.select_from(MemberPeriod)
+                .join(Member, Member.id == MemberPeriod.member_id)
+                .where(
+                    MemberPeriod.period == period, MemberPeriod.excuse == "approved", *required_few
+                )
+            )
+        else:
+            stmt = stmt.select_from(Member).where(*required)
+        stmt = (
+            stmt.join(
+                Assessment, and_(Assessment.member_id == Member.id, Assessment.period == period)
+            )
+            .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)
+            .group_by(Member.unit_id)
+        )
+        sign = -1 if excused_only else 1
+        for uid, *per_status in await session.execute(stmt):
+            if uid in bucket:
+                b = acc[bucket[uid]]
+                for key, n in zip(statuses.values(), per_status, strict=True):
+                    b[key] += sign * int(n or 0)
+
+    # 6. chi bộ, and those that recorded the review this month
+    reviewed = set(
+        await session.scalars(
+            select(UnitPeriod.unit_id)
+            .join(OrgUnit, OrgUnit.id == UnitPeriod.unit_id)
+            .where(OrgUnit.path.startswith(prefix), UnitPeriod.period == period)
+        )
+    )
+    for uid, b_index in bucket.items():
+        if uid not in closed and (kinds[uid] == CHI_BO or uid in holds_members):
+            b = acc[b_index]
+            b["cells"] += 1
+            b["cells_reviewed"] += uid in reviewed
+
+    # 7. mô hình and điển hình put forward this year
+    rows = await session.execute(
+        select(
+            Nomination.unit_id,
+            Nomination.kind,
+            Nomination.subject,
+            Nomination.party_member,
+            Nomination.replicated,
+            func.count(),
+        )
+        .join(OrgUnit, OrgUnit.id == Nomination.unit_id)
+        .where(OrgUnit.path.startswith(prefix), Nomination.year == year)
+        .group_by(
+            Nomination.unit_id,
+            Nomination.kind,
+            Nomination.subject,
+            Nomination.party_member,
+            Nomination.replicated,
+        )
+    )
+    for uid, kind, subject, party_member, replicated, n in rows:
+        if uid not in bucket:
+            continue
+        b = acc[bucket[uid]]
+        if kind == "mo_hinh":
+            b["models_collective" if subject == "tap_the" else "models_individual"] += n
+            if replicated:
+                b["models_replicated"] += n
+        elif kind == "dien_hinh":
+            if subject == "tap_the":
+                b["exemplars_collective"] += n
+            else:
+                b["exemplars_individual"] += n
+                b["exemplars_party" if party_member else "exemplars_masses"] += n
+
+    for b in acc:
+        b["required"] = b["members"] - b["exempt"]
+        b["counted"] += b["required"]
+    rates = [Rates(**b) for b in acc]
+    child_rows = [UnitRow(uid, name, 1, rates[i + 1]) for i, (uid, name) in enumerate(children)]
+    whole = total(rates)
+    trend = [(p, assessed_in[p], whole.required - excused_in[p]) for p in months]
+    return Report(
+        year=year,
+        period=period,
+        unit=UnitRow(unit.id, unit.name, 0, whole),
+        children=child_rows,
+        trend=trend,
+    )
+
+
+def _ids(path: str) -> list[int]:
+    return [int(part) for part in path.strip("/").split("/") if part]
