@@ -12,13 +12,12 @@ from typing import Any
 from handlers import texts
 from handlers.engine import Answer, Ctx, Flow, Step, action, command, flow
 from handlers.messages import Choice, Reply
-from handlers.scopes import children, refuse, unit_from, units_for
+from handlers.scopes import refuse, unit_from, unit_options, units_for
 from handlers.text import Html, fmt, number_vi
 from models import access, audit, broadcasts
 from models.tables import Broadcast, OrgUnit
 
 MAX_TEXT = 3500  # leaves room for the header within one Telegram message (4,096)
-MAX_UNIT_BUTTONS = 30
 CHANNEL_NAMES = {"telegram": "Telegram", "zalo_bot": "Zalo", "zalo_oa": "Zalo OA"}
 
 
@@ -64,17 +63,8 @@ async def _answer_link(ctx: Ctx, answer: Answer) -> None:
 
 
 async def _prompt_unit(ctx: Ctx) -> None:
-    options: list[tuple[str, str]] = []
-    for unit_id in ctx.data["scopes"]:
-        unit = await ctx.session.get(OrgUnit, unit_id)
-        if unit is None or unit.closed_at is not None:
-            continue
-        options.append((texts.BTN_BROADCAST_ALL.format(name=unit.name), str(unit.id)))
-        options += [
-            (texts.BTN_BROADCAST_CHILD.format(name=child.name), str(child.id))
-            for child in await children(ctx, unit)
-        ]
-    ctx.ask(texts.BROADCAST_ASK_UNIT, options[:MAX_UNIT_BUTTONS])
+    options = await unit_options(ctx, ctx.data["scopes"], texts.BTN_BROADCAST_ALL)
+    ctx.ask(texts.BROADCAST_ASK_UNIT, options)
 
 
 async def _answer_unit(ctx: Ctx, answer: Answer) -> None:

@@ -24,6 +24,7 @@ from handlers import (  # noqa: F401
     review,
     secretary,
     texts,
+    theme,
 )
 from handlers.engine import Ctx, conversation_key, dispatch, load_conversation
 from handlers.messages import Incoming, Reply

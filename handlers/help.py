@@ -12,6 +12,7 @@ from models.people import roles_of
 from models.tables import Member
 
 APPROVER = {"secretary", "deputy", "admin"}
+READERS = {"secretary", "deputy", "observer", "admin"}
 
 
 async def menu_for(session: AsyncSession, member: Member, year: int) -> Reply:
@@ -28,6 +29,10 @@ async def menu_for(session: AsyncSession, member: Member, year: int) -> Reply:
     if roles & APPROVER:
         lines.append(texts.HELP_SECRETARY)
         choices.append(Choice(texts.BTN_CHIBO, "!cmd:chibo"))
+    if roles & READERS:
+        lines.append(texts.HELP_REPORTS)
+    if "admin" in roles:
+        lines.append(texts.HELP_ADMIN)
     lines.append(texts.HELP_TYPING)
     return Reply("\n".join(lines), choices)
 

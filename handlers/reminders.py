@@ -50,6 +50,9 @@ async def plan_due(session: AsyncSession, now: datetime, settings: Settings) -> 
             )
         if "digest" in times and times["digest"] <= now:
             planned["digest"] += await plan_digest(session, cal, meeting, rule, now, settings)
+    from handlers.theme import plan_deadline_reminders  # it uses this module's plan_to_member
+
+    planned["pledge_due"] += await plan_deadline_reminders(session, now, settings)
     return +planned
 
 

@@ -60,3 +60,19 @@ def refuse(ctx: Ctx, action: str, message: str = texts.NO_ADMIN_SCOPE) -> None:
     member_id = ctx.member.id if ctx.member is not None else None
     audit.record(ctx.session, action=action, now=ctx.now, member_id=member_id, refused=True)
     ctx.reply(message)
+
+
+async def unit_options(
+    ctx: Ctx, scope_ids: list[int], whole: str, limit: int = 30
+) -> list[tuple[str, str]]:
+    """Buttons for the scope units (labelled with `whole`) and their open child units."""
+    options: list[tuple[str, str]] = []
+    for unit_id in scope_ids:
+        unit = await ctx.session.get(OrgUnit, unit_id)
+        if unit is None or unit.closed_at is not None:
+            continue
+        options.append((whole.format(name=unit.name), str(unit.id)))
+        options += [
+            (texts.BTN_UNIT_CHILD.format(name=c.name), str(c.id)) for c in await children(ctx, unit)
+        ]
+    return options[:limit]

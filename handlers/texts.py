@@ -83,6 +83,38 @@ BTN_EXPORT_DOCX = "🖨 Bản in DOCX"
 BTN_EXPORT_CHILD = "↳ {name}"
 EXPORT_SENT = "Tệp của {unit}: {n} đồng chí."
 
+# -- the yearly theme (/chuyende) -------------------------------------------------------------
+THEME_ADMIN_ONLY = (
+    "Công bố chuyên đề năm là việc của ban tuyên giáo cấp trên (quyền quản trị). "
+    "Đồng chí chưa được giao quyền này."
+)
+THEME_ASK_UNIT = (
+    "<b>Công bố chuyên đề năm</b>\nChuyên đề áp dụng cho đơn vị nào (và các đơn vị cấp dưới)?"
+)
+BTN_THEME_UNIT = "{name}"
+THEME_ASK_YEAR = "Chuyên đề của năm nào?"
+THEME_ASK_TITLE = "Đồng chí gõ tên chuyên đề năm {year} (đúng như văn bản của cấp ủy)."
+THEME_ASK_SUMMARY = "Tóm tắt ngắn (3–5 nội dung cốt lõi), hoặc bấm «Bỏ qua»."
+THEME_ASK_LINK = "Đường dẫn tới tài liệu, đề cương (bắt đầu bằng https://), hoặc bấm «Bỏ qua»."
+THEME_ASK_DEADLINE = (
+    "Hạn đăng ký bản cam kết năm {year} (ngày/tháng/năm, ví dụ 31/3/{year}), hoặc bấm «Bỏ qua». "
+    "Trước hạn, những đồng chí chưa đăng ký sẽ được nhắc."
+)
+THEME_BAD_DEADLINE = "Ngày chưa đúng: cần dạng ngày/tháng/năm, ví dụ 31/3/2027, và chưa qua."
+THEME_PREVIEW = "<b>Xem lại</b> — chuyên đề cho {unit}:"
+BTN_THEME_SAVE = "✅ Công bố"
+THEME_SAVED = (
+    "Đã công bố chuyên đề năm {year} cho {unit}. Các đồng chí sẽ thấy chuyên đề khi đăng ký."
+)
+BTN_THEME_BROADCAST = "📣 Gửi chuyên đề tới toàn {unit}"
+THEME_INTRO_PLAIN = "Chuyên đề năm {year}: {title}"
+THEME_DEADLINE_LINE = "Hạn đăng ký bản cam kết: {date}."
+THEME_HOW_TO_REGISTER = "Đồng chí đăng ký bản cam kết bằng lệnh /dangky."
+PLEDGE_DEADLINE_REMINDER = (
+    "⏰ Đồng chí chưa đăng ký bản cam kết năm {year}. Hạn đăng ký: <b>{date}</b>.\n"
+    "Chuyên đề năm: <i>{title}</i>"
+)
+
 # -- broadcasts (/thongbao) --------------------------------------------------------------------
 BROADCAST_ADMIN_ONLY = (
     "Gửi thông báo cho toàn đơn vị là việc của ban tuyên giáo cấp trên (quyền quản trị). "
@@ -99,7 +131,7 @@ BTN_NO_LINK = "Không kèm"
 BROADCAST_BAD_LINK = "Đường dẫn cần bắt đầu bằng https:// và không có dấu cách."
 BROADCAST_ASK_UNIT = "Gửi cho đơn vị nào?"
 BTN_BROADCAST_ALL = "Toàn {name}"
-BTN_BROADCAST_CHILD = "↳ {name}"
+BTN_UNIT_CHILD = "↳ {name}"
 CHOOSE_FROM_BUTTONS = "Đồng chí chọn một trong các nút bên dưới (hoặc gõ số thứ tự)."
 BROADCAST_PREVIEW = "<b>Xem trước</b> — gửi tới {unit}: <b>{total}</b> đồng chí."
 BROADCAST_PREVIEW_CHANNELS = "Nhận được qua: {channels}."
@@ -214,7 +246,13 @@ HELP_MEMBER = (
 )
 HELP_SECRETARY = (
     "/chibo — tình hình chi bộ, duyệt bản đăng ký và yêu cầu tham gia\n"
-    "/lichhop — đặt lịch sinh hoạt hằng tháng, dời hoặc hủy một buổi"
+    "/lichhop — đặt lịch sinh hoạt hằng tháng, dời hoặc hủy một buổi\n"
+    "/xuat — xuất bản đăng ký, tự đánh giá (XLSX) hoặc bản in (DOCX)"
+)
+HELP_REPORTS = "/baocao — tỉ lệ đăng ký, tự đánh giá của đơn vị và các đơn vị cấp dưới"
+HELP_ADMIN = (
+    "/chuyende — công bố chuyên đề năm\n"
+    "/thongbao — gửi thông báo tới toàn đơn vị"
 )
 HELP_UNLINKED = WELCOME_UNLINKED
 HELP_TYPING = (
@@ -522,6 +560,10 @@ COMMAND_MENU = (
     ("xinvang", "Xin vắng buổi sinh hoạt sắp tới"),
     ("lichhop", "Bí thư: đặt lịch sinh hoạt chi bộ"),
     ("chibo", "Bí thư: tình hình chi bộ, duyệt bản đăng ký"),
+    ("baocao", "Báo cáo tỉ lệ đăng ký, tự đánh giá"),
+    ("xuat", "Bí thư: xuất bản đăng ký (XLSX, DOCX)"),
+    ("chuyende", "Cấp ủy: công bố chuyên đề năm"),
+    ("thongbao", "Cấp ủy: gửi thông báo tới toàn đơn vị"),
     ("lienket", "Liên kết thêm Zalo hoặc Telegram"),
     ("kenh", "Chọn kênh nhận nhắc việc"),
     ("trogiup", "Hướng dẫn sử dụng"),

@@ -37,11 +37,14 @@ async def set_theme(
     summary: str | None = None,
     link: str | None = None,
     deadline: date | None = None,
+    created_by: int | None = None,
 ) -> Theme:
     stmt = select(Theme).where(Theme.unit_id == unit.id, Theme.year == year)
     theme = (await session.scalars(stmt)).first()
     if theme is None:
-        theme = Theme(unit_id=unit.id, year=year, title=title, created_at=now)
+        theme = Theme(
+            unit_id=unit.id, year=year, title=title, created_at=now, created_by=created_by
+        )
         session.add(theme)
     theme.title, theme.until_year, theme.summary = title, until_year, summary
     theme.link, theme.deadline = link, deadline
