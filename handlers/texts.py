@@ -250,10 +250,7 @@ HELP_SECRETARY = (
     "/xuat — xuất bản đăng ký, tự đánh giá (XLSX) hoặc bản in (DOCX)"
 )
 HELP_REPORTS = "/baocao — tỉ lệ đăng ký, tự đánh giá của đơn vị và các đơn vị cấp dưới"
-HELP_ADMIN = (
-    "/chuyende — công bố chuyên đề năm\n"
-    "/thongbao — gửi thông báo tới toàn đơn vị"
-)
+HELP_ADMIN = "/chuyende — công bố chuyên đề năm\n/thongbao — gửi thông báo tới toàn đơn vị"
 HELP_UNLINKED = WELCOME_UNLINKED
 HELP_TYPING = (
     "<i>Có thể gõ lệnh không dấu, chữ hoa hay thường đều được. "
