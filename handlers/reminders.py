@@ -135,6 +135,7 @@ async def plan_to_member(
     rule: ReminderRule,
     policy: routing.RoutePolicy,
     fields: dict[str, str],
+    template: str | None = None,
 ) -> bool:
     """Plan one reminder to a member, unless they cannot be reached, were reminded today, or
     it was planned before. It waits out quiet hours and expires when the meeting starts.
@@ -142,6 +143,8 @@ async def plan_to_member(
     if await reminded_today(session, member.id, now, tz):
         return False
     payload = reply.to_payload() | {"expires_at": expires_at.isoformat(), "fields": fields}
+    if template is not None:  # the Zalo ZNS template kind, when not the meeting reminder's
+        payload["template"] = template
     return await routing.plan(
         session,
         member,

@@ -301,6 +301,7 @@ async def plan_deadline_reminders(session: AsyncSession, now: datetime, settings
                 settings.reminders,
                 settings.routes,
                 fields,
+                template="notice",  # a meeting reminder's ZNS template would not fit
             ):
                 planned += 1
     return planned

@@ -267,8 +267,9 @@ class ZaloOAChannel:
     async def _outside_window(
         self, chat_id: str, kind: str, payload: dict[str, Any], closed: WindowClosed
     ) -> None:
-        """The person has not written for 7 days: the kind's ZNS template, if there is one."""
-        template = self.config.templates.get(kind)
+        """The person has not written for 7 days: the kind's ZNS template, if there is one (a
+        message may name another kind's: a pledge-deadline reminder is no meeting reminder)."""
+        template = self.config.templates.get(payload.get("template", kind))
         if template is None:
             raise DeliveryError(
                 f"not reached: window closed ({closed})", permanent=True, reroute=True
