@@ -18,6 +18,8 @@ stateDiagram-v2
   waiting for a retry never crowd due rows of other chats out of the selection. A row is claimed
   only once the rows before it in its chat are settled (sent, failed, unreachable, unknown: final
   states), so several workers keep the order too.
+- **Bulk last.** A broadcast's rows (BULK_KINDS) are chosen after every other due row, so the
+  replies of a conversation never wait behind ten thousand of them.
 - **Limits.** At most `max_in_flight` sends at once; consecutive messages to one chat at least
   `per_chat_interval` seconds apart (one value, or one per channel; Telegram: about one per
   second per chat; the first goes at once; acks of button presses are not paced). The channel

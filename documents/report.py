@@ -1,5 +1,5 @@
 """The rates report (models/reports.py) as files: the phụ lục số liệu table (rows, CSV, XLSX),
-a plain text table for the terminal, and the chart spec for bot/charts.py.
+a plain text table for the terminal, and the chart spec for documents/charts.py.
 
 Rows are one per direct child, then what the unit holds directly (when it has children and
 members of its own), then the total. Percentages are numbers in percent (97.1), rounded to one

@@ -45,8 +45,8 @@ class Reply:
     text: str
     choices: list[Choice] = field(default_factory=list)
     row_width: int = 1  # buttons per row where a channel has buttons
-    # A small bar chart sent with the text where a channel can show pictures:
-    # {"title": str, "bars": [[label, value], ...]} (see bot/charts.py).
+    # A chart sent with the text where a channel can show pictures (see documents/charts.py):
+    # {"title": str, "bars": [[label, value], ...]}, or {"kind": "rates", ...} for /baocao.
     chart: dict[str, Any] | None = None
     # A file sent with the text where a channel can send files (an export, a report):
     # {"name": "bao-cao.xlsx", "data": base64 of the bytes}. See attach().

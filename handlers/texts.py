@@ -956,7 +956,7 @@ REPORT_FILE_NOTE = (
 REPORT_SHEET = "Phụ lục số liệu"
 REPORT_TREND_SHEET = "Theo tháng"
 REPORT_TREND_COLUMNS = ("Tháng", "Đã tự đánh giá", "Phải tự đánh giá", "Tỉ lệ tự đánh giá (%)")
-# The chart (bot/charts.py)
+# The chart (documents/charts.py)
 REPORT_CHART_TITLE = "{unit}, tháng {month}"
 REPORT_CHART_REGISTERED = "Đăng ký (%)"
 REPORT_CHART_ASSESSED = "Tự đánh giá trong tháng (%)"
