@@ -17,8 +17,8 @@ from bot.cli_common import UserError, migrate, print_table, transaction
 from bot.config import Config
 from handlers import texts
 from handlers.scopes import PERIOD
-from handlers.text import clean
-from models import access, audit
+from handlers.text import clean, is_link
+from models import access, audit, broadcasts
 from models.db import utcnow
 from models.orgs import find_unit, full_name
 from models.people import find_members
@@ -244,7 +244,7 @@ def cmd_broadcast(config: Config, args: argparse.Namespace) -> None:
     text = clean(args.text)
     if not text or len(text) > MAX_BROADCAST:
         raise UserError(texts.CLI_BROADCAST_TEXT.format(limit=MAX_BROADCAST))
-    if args.link and not args.link.startswith(("https://", "http://")):
+    if args.link and not is_link(args.link):
         raise UserError(texts.BROADCAST_BAD_LINK)
     migrate(config)
     asyncio.run(_broadcast(config, args, text))
@@ -252,7 +252,6 @@ def cmd_broadcast(config: Config, args: argparse.Namespace) -> None:
 
 async def _broadcast(config: Config, args: argparse.Namespace, text: str) -> None:
     from handlers.broadcast import CHANNEL_NAMES, message
-    from models import broadcasts
 
     policy = config.settings.routes
     async with transaction(config) as session:
@@ -290,7 +289,6 @@ async def _broadcast(config: Config, args: argparse.Namespace, text: str) -> Non
 
 async def _watch(config: Config, broadcast_id: int, patience: float) -> None:
     """A progress bar until every row has settled, or until nothing moves for `patience`."""
-    from models import broadcasts
     from models.tables import Broadcast
 
     last, still = None, 0.0
@@ -311,7 +309,7 @@ async def _watch(config: Config, broadcast_id: int, patience: float) -> None:
         await asyncio.sleep(WATCH_SECONDS)
 
 
-def _bar(state: Any, width: int = 30) -> str:
+def _bar(state: broadcasts.Progress, width: int = 30) -> str:
     settled = state.total - state.pending
     filled = width * settled // state.total if state.total else width
     return texts.CLI_BROADCAST_BAR.format(

@@ -12,8 +12,8 @@ from typing import Any
 from handlers import texts
 from handlers.engine import Answer, Ctx, Flow, Step, action, command, flow
 from handlers.messages import Choice, Reply
-from handlers.scopes import refuse, unit_from, unit_options, units_for
-from handlers.text import Html, fmt, number_vi
+from handlers.scopes import pick_unit, refuse, unit_from, unit_options, units_for
+from handlers.text import Html, fmt, is_link, number_vi
 from models import access, audit, broadcasts
 from models.tables import Broadcast, OrgUnit
 
@@ -52,7 +52,7 @@ async def _prompt_link(ctx: Ctx) -> None:
 async def _answer_link(ctx: Ctx, answer: Answer) -> None:
     if answer.value == "none":
         ctx.data["link"] = None
-    elif answer.text.startswith(("https://", "http://")) and " " not in answer.text:
+    elif is_link(answer.text):
         ctx.data["link"] = answer.text
     else:
         ctx.reply(texts.BROADCAST_BAD_LINK)
@@ -68,17 +68,8 @@ async def _prompt_unit(ctx: Ctx) -> None:
 
 
 async def _answer_unit(ctx: Ctx, answer: Answer) -> None:
-    if answer.value is None:
-        ctx.reply(texts.CHOOSE_FROM_BUTTONS)
-        await ctx.goto("unit")
-        return
-    unit = await unit_from(ctx, answer.value, access.PUBLISH, action="broadcast")
-    if unit is None:
-        await ctx.goto("unit")
-        return
-    ctx.data["unit_id"] = unit.id
-    ctx.touch_data()
-    await ctx.goto("confirm")
+    if await pick_unit(ctx, answer, access.PUBLISH, action="broadcast"):
+        await ctx.goto("confirm")
 
 
 async def _prompt_confirm(ctx: Ctx) -> None:

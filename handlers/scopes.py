@@ -11,7 +11,7 @@ import re
 from sqlalchemy import select
 
 from handlers import texts
-from handlers.engine import Ctx
+from handlers.engine import Answer, Ctx
 from handlers.text import fmt
 from models import access, audit
 from models.tables import OrgUnit
@@ -76,3 +76,19 @@ async def unit_options(
             (texts.BTN_UNIT_CHILD.format(name=c.name), str(c.id)) for c in await children(ctx, unit)
         ]
     return options[:limit]
+
+
+async def pick_unit(ctx: Ctx, answer: Answer, roles: tuple[str, ...], *, action: str) -> bool:
+    """A flow's unit step: keep the chosen unit in ctx.data["unit_id"] if the member may do
+    action there; else say why and ask again. True when a unit was kept."""
+    unit = None
+    if answer.value is None:
+        ctx.reply(texts.CHOOSE_FROM_BUTTONS)
+    else:
+        unit = await unit_from(ctx, answer.value, roles, action=action)
+    if unit is None:
+        await ctx.goto(ctx.conv.step or "")
+        return False
+    ctx.data["unit_id"] = unit.id
+    ctx.touch_data()
+    return True

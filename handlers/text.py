@@ -30,6 +30,11 @@ def fold(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
+def is_link(text: str) -> bool:
+    """A web address a document can be read at (documents go as links, never as files)."""
+    return text.startswith(("https://", "http://")) and not any(ch.isspace() for ch in text)
+
+
 def esc(value: Any) -> str:
     if isinstance(value, Html):
         return str(value)

@@ -18,9 +18,9 @@ from handlers.common import local_now
 from handlers.engine import Answer, Ctx, Flow, Step, action, command, flow
 from handlers.messages import Choice, Reply
 from handlers.reminders import plan_to_member
-from handlers.scopes import refuse, unit_from, unit_options, units_for
+from handlers.scopes import pick_unit, refuse, unit_from, unit_options, units_for
 from handlers.settings import Settings
-from handlers.text import esc, fmt
+from handlers.text import esc, fmt, is_link
 from models import access, audit
 from models.tables import Member, OrgUnit, Pledge, Theme
 from models.themes import set_theme, theme_for
@@ -48,17 +48,8 @@ async def _prompt_unit(ctx: Ctx) -> None:
 
 
 async def _answer_unit(ctx: Ctx, answer: Answer) -> None:
-    if answer.value is None:
-        ctx.reply(texts.CHOOSE_FROM_BUTTONS)
-        await ctx.goto("unit")
-        return
-    unit = await unit_from(ctx, answer.value, access.PUBLISH, action="theme_set")
-    if unit is None:
-        await ctx.goto("unit")
-        return
-    ctx.data["unit_id"] = unit.id
-    ctx.touch_data()
-    await ctx.goto("year")
+    if await pick_unit(ctx, answer, access.PUBLISH, action="theme_set"):
+        await ctx.goto("year")
 
 
 async def _prompt_year(ctx: Ctx) -> None:
@@ -108,7 +99,7 @@ async def _prompt_link(ctx: Ctx) -> None:
 async def _answer_link(ctx: Ctx, answer: Answer) -> None:
     if answer.value == "skip":
         ctx.data["link"] = None
-    elif answer.text.startswith(("https://", "http://")) and " " not in answer.text:
+    elif is_link(answer.text):
         ctx.data["link"] = answer.text
     else:
         ctx.reply(texts.BROADCAST_BAD_LINK)
