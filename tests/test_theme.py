@@ -3,15 +3,16 @@ members without a pledge are reminded before the deadline, once per reminder, ne
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import texts
+from handlers.broadcast import render_progress
 from handlers.reminders import plan_due
-from models import access
+from models import access, broadcasts
 from models.orgs import find_unit
 from models.tables import AuditLog, Delivery, Member, Theme
 from tests.support.harness import Clock, text_of
@@ -107,6 +108,13 @@ async def test_members_without_a_pledge_are_reminded_before_the_deadline(
     assert second == ["admin", "admin", "m2", "m2"]
     # After the deadline: nothing more.
     assert await reminded(datetime(2026, 12, 1, 2, 0, tzinfo=UTC)) == second
+    # On Zalo OA outside its window they may only use the generic ZNS template, never the
+    # meeting reminder's (whose meeting fields they do not have).
+    async with sessions() as s:
+        payloads = await s.scalars(
+            select(Delivery.payload).where(Delivery.dedupe_key.like("pledge-due:%"))
+        )
+        assert {p["template"] for p in payloads} == {"notice"}
 
 
 async def test_a_member_cannot_publish_a_theme(
@@ -118,3 +126,40 @@ async def test_a_member_cannot_publish_a_theme(
         refused = list(await s.scalars(select(AuditLog).where(AuditLog.refused.is_(True))))
         unit = await find_unit(s, THON2)
     assert [r.action for r in refused] == ["theme_set"] and unit is not None
+
+
+async def test_failed_broadcast_sends_are_resent_with_one_tap(
+    world: World, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    h = world.h
+    await h.say("admin", "/thongbao")
+    await h.say("admin", "Họp chi bộ mở rộng ngày 5/12")
+    await h.press("admin", "Không kèm")
+    await h.press("admin", DANG_BO)
+    await h.press("admin", "Gửi")
+    await h.delivery.drain()
+
+    async def refresh() -> str:
+        h.clock.advance(seconds=1)  # the app looks at running broadcasts every second
+        async with sessions() as s, s.begin():
+            await broadcasts.refresh(
+                s, h.clock(), interval=timedelta(0), editable=frozenset(), render=render_progress
+            )
+        await h.delivery.drain()
+        return h.last("admin").text
+
+    # As if the platform had refused m2's message for good (HTTP 400).
+    async with sessions() as s, s.begin():
+        await s.execute(
+            update(Delivery)
+            .where(Delivery.kind == "broadcast", Delivery.chat_id == "m2")
+            .values(status="failed")
+        )
+    report = await refresh()  # this channel cannot edit: the report comes as a new message
+    assert "Đã gửi xong" in report and "lỗi 1" in report
+    resent = text_of(await h.press("admin", "Gửi lại 1 tin lỗi"))
+    assert "Đang gửi lại 1 tin lỗi" in resent
+    got = [r for r in h.to("m2") if r.text.startswith("📣 <b>Thông báo</b>")]
+    assert len(got) == 2  # the refused one (recorded by the fake channel) and the resend
+    report = await refresh()
+    assert "Đã gửi xong" in report and "lỗi 0" in report
