@@ -27,6 +27,7 @@ CELLS = 4
 FIRST_CHAT = 500_000
 BLOCKED = (FIRST_CHAT + 7, FIRST_CHAT + 1500)
 PROGRESS_SECONDS = 1.0
+SEND_RATE = 200.0
 ROSTER = len(Path("examples/roster.csv").read_text(encoding="utf-8").splitlines()) - 1
 
 
@@ -98,7 +99,8 @@ async def test_broadcast_to_2000_members_with_live_progress(
     config = platform.config(db_url, "polling", free_port())
     config = replace(
         config,
-        telegram=replace(config.telegram, rate_per_second=400.0),
+        # 2,000 sends at 200/s take at least 10 s: time for several paced progress edits.
+        telegram=replace(config.telegram, rate_per_second=SEND_RATE),
         settings=replace(config.settings, broadcast_progress_seconds=PROGRESS_SECONDS),
     )
     app = App(config)
