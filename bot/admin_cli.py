@@ -1,4 +1,5 @@
-"""python -m bot role …: the command-line side of the higher committee's work.
+"""python -m bot role | report | export | broadcast | nomination: the command-line side of the
+higher committee's work.
 
 Every change is audited with actor "cli" (the operator at the server's terminal).
 """
@@ -18,7 +19,7 @@ from bot.config import Config
 from handlers import texts
 from handlers.scopes import PERIOD
 from handlers.text import clean, is_link
-from models import access, audit, broadcasts
+from models import access, audit, broadcasts, nominations
 from models.db import utcnow
 from models.orgs import find_unit, full_name
 from models.people import find_members
@@ -73,6 +74,48 @@ def register(sub: Any) -> None:
         help="giây chờ khi không thấy tiến triển (bot chưa chạy?) trước khi thoát; 0: không chờ",
     )
     bc.set_defaults(handler=cmd_broadcast)
+
+    nom = sub.add_parser(
+        "nomination", help="điển hình, mô hình do chi bộ đề xuất (như /dienhinh)"
+    ).add_subparsers(metavar="VIỆC")
+    add = nom.add_parser("add", help="ghi một đề xuất điển hình hoặc mô hình của một đơn vị")
+    add.add_argument("--unit", required=True, help="đơn vị đề xuất, các cấp ngăn cách bằng /")
+    add.add_argument(
+        "--kind",
+        required=True,
+        choices=nominations.KINDS,
+        help="dien_hinh: điển hình; mo_hinh: mô hình",
+    )
+    add.add_argument(
+        "--subject",
+        required=True,
+        choices=nominations.SUBJECTS,
+        help="ca_nhan: cá nhân; tap_the: tập thể",
+    )
+    add.add_argument(
+        "--name", help="họ tên người, tên tập thể hoặc tên mô hình (mặc định: họ tên của --member)"
+    )
+    add.add_argument("--description", required=True, help="mô tả ngắn: thành tích, cách làm")
+    add.add_argument("--result", help="kết quả đạt được")
+    add.add_argument(
+        "--member",
+        help="đảng viên được đề xuất: #số thứ tự, số điện thoại, hoặc Đơn vị/…/Họ tên "
+        "(không ghi: điển hình cá nhân là đảng viên được đối chiếu theo --name với danh sách "
+        "đảng viên của đơn vị)",
+    )
+    add.add_argument(
+        "--masses",
+        action="store_true",
+        help="người được đề xuất là quần chúng, không phải đảng viên",
+    )
+    add.add_argument("--year", type=int, help="năm (mặc định: năm nay)")
+    add.set_defaults(handler=cmd_nomination_add)
+    nls = nom.add_parser("list", help="các đề xuất của một đơn vị và mọi đơn vị cấp dưới")
+    nls.add_argument("--unit", required=True)
+    nls.add_argument("--year", type=int, help="năm (mặc định: năm nay)")
+    nls.add_argument("--format", choices=("table", "csv"), default="table")
+    nls.add_argument("--out", help="tệp ghi ra (mặc định: in ra màn hình)")
+    nls.set_defaults(handler=cmd_nomination_list)
 
 
 async def unit_at(session: AsyncSession, path: str) -> OrgUnit:
@@ -319,3 +362,189 @@ def _bar(state: broadcasts.Progress, width: int = 30) -> str:
         failed=state.failed,
         unreachable=state.unreachable,
     )
+
+
+# -- nominations (điển hình, mô hình) -----------------------------------------------------------
+
+
+def _year(value: int | None) -> None:
+    if value is not None and not 2000 <= value <= 2100:
+        raise UserError(texts.CLI_NOMINATION_BAD_YEAR.format(value=value))
+
+
+def _text(option: str, value: str | None, limit: int) -> str | None:
+    if value is None:
+        return None
+    text = clean(value)
+    if not text or len(text) > limit:
+        raise UserError(texts.CLI_NOMINATION_TEXT.format(option=option, limit=limit))
+    return text
+
+
+def cmd_nomination_add(config: Config, args: argparse.Namespace) -> None:
+    _year(args.year)
+    person = args.subject == nominations.CA_NHAN
+    for option, given in (("--member", args.member), ("--masses", args.masses)):
+        if given and not person:
+            raise UserError(texts.CLI_NOMINATION_PERSON_ONLY.format(option=option))
+    if args.member and args.masses:
+        raise UserError(texts.CLI_NOMINATION_MEMBER_MASSES)
+    if args.name is None and not args.member:
+        raise UserError(texts.CLI_NOMINATION_NO_NAME)
+    if args.name is not None and not 0 < len(clean(args.name)) <= nominations.MAX_NAME:
+        raise UserError(texts.CLI_NOMINATION_NAME.format(limit=nominations.MAX_NAME))
+    _text("--description", args.description, nominations.MAX_TEXT)
+    _text("--result", args.result, nominations.MAX_TEXT)
+    migrate(config)
+    asyncio.run(_nomination_add(config, args))
+
+
+async def _nomination_add(config: Config, args: argparse.Namespace) -> None:
+    from zoneinfo import ZoneInfo
+
+    async with transaction(config) as session:
+        unit = await unit_at(session, args.unit)
+        if unit.closed_at is not None:  # it takes nothing new (its nominations moved on)
+            closed = unit.closed_at.astimezone(ZoneInfo(unit.timezone))
+            raise UserError(
+                texts.TREE_UNIT_CLOSED.format(
+                    unit=await full_name(session, unit), date=f"{closed:%d/%m/%Y}"
+                )
+            )
+        now = utcnow()
+        year = args.year or now.astimezone(ZoneInfo(unit.timezone)).year
+        name = clean(args.name) if args.name is not None else None
+        member: Member | None = None
+        if args.member:
+            member = await member_at(session, args.member)
+            if not member.active or not member.unit.path.startswith(unit.path):
+                raise UserError(
+                    texts.CLI_NOMINATION_MEMBER_OUTSIDE.format(
+                        name=member.full_name, unit=await full_name(session, unit)
+                    )
+                )
+        elif (
+            name is not None
+            and args.kind == nominations.DIEN_HINH
+            and args.subject == nominations.CA_NHAN
+            and not args.masses
+        ):
+            member = await nominations.member_named(session, unit, name)
+        nomination = await nominations.add(
+            session,
+            unit,
+            year=year,
+            kind=args.kind,
+            subject=args.subject,
+            name=name or (member.full_name if member else ""),
+            description=_text("--description", args.description, nominations.MAX_TEXT) or "",
+            result=_text("--result", args.result, nominations.MAX_TEXT),
+            member_id=member.id if member else None,
+            party_member=not args.masses,
+            now=now,
+        )
+        audit.record(
+            session,
+            action="nomination_add",
+            now=now,
+            actor="cli",
+            unit_id=unit.id,
+            nomination=nomination.id,
+            year=year,
+            kind=nomination.kind,
+            subject=nomination.subject,
+        )
+        print(
+            texts.CLI_NOMINATION_ADDED.format(
+                id=nomination.id,
+                unit=await full_name(session, unit),
+                year=year,
+                kind=texts.NOMINATION_KIND_NAMES[(nomination.kind, nomination.subject)],
+                name=nomination.name,
+                member=texts.CLI_NOMINATION_LINKED.format(id=member.id) if member else "",
+            )
+        )
+
+
+def cmd_nomination_list(config: Config, args: argparse.Namespace) -> None:
+    _year(args.year)
+    migrate(config)
+    asyncio.run(_nomination_list(config, args))
+
+
+async def _nomination_list(config: Config, args: argparse.Namespace) -> None:
+    from zoneinfo import ZoneInfo
+
+    from handlers.nominations import kind_label, who_label
+
+    async with transaction(config) as session:
+        unit = await unit_at(session, args.unit)
+        now = utcnow()
+        year = args.year or now.astimezone(ZoneInfo(unit.timezone)).year
+        found = await nominations.in_subtree(session, unit, year)
+        paths: dict[int, str] = {}
+        rows: list[list[str]] = []
+        for nomination, at in found:
+            if at.id not in paths:
+                paths[at.id] = await full_name(session, at)
+            made = nomination.created_at.astimezone(ZoneInfo(at.timezone))
+            rows.append(
+                [
+                    str(nomination.id),
+                    paths[at.id],
+                    kind_label(nomination),
+                    nomination.name,
+                    who_label(nomination),
+                    nomination.description,
+                    nomination.result or "",
+                    texts.CLI_NOMINATION_YES if nomination.replicated else "",
+                    f"{made:%d/%m/%Y}",
+                ]
+            )
+        audit.record(
+            session,
+            action="nomination_list",
+            now=now,
+            actor="cli",
+            unit_id=unit.id,
+            year=year,
+            format=args.format,
+            nominations=len(rows),
+        )
+        unit_name = await full_name(session, unit)
+    if args.format == "csv":
+        content = _csv([texts.CLI_NOMINATION_HEADER, *rows])
+    elif rows:
+        content = _aligned([texts.CLI_NOMINATION_HEADER, *[_cut(r) for r in rows]]).encode()
+    else:
+        content = (texts.CLI_NOMINATION_NONE.format(unit=unit_name, year=year) + "\n").encode()
+    _emit(args.out, content)
+    if args.out:
+        print(texts.CLI_NOMINATION_WRITTEN.format(path=args.out, n=len(rows)))
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    """UTF-8 with a BOM (Excel reads the Vietnamese letters); text a spreadsheet would run as a
+    formula is defused with Excel's apostrophe."""
+    import csv
+    import io
+
+    from documents.report import FORMULA_START
+
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerows(["'" + v if v.startswith(FORMULA_START) else v for v in row] for row in rows)
+    return out.getvalue().encode("utf-8-sig")
+
+
+def _cut(row: list[str], limit: int = 50) -> list[str]:
+    """A terminal row: every cell on one line, long text shortened."""
+    from handlers.text import short
+
+    return [short(cell, limit) for cell in row]
+
+
+def _aligned(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot import inbox
+from bot import inbox, logs
 from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.zalo_bot import ZaloBotChannel
@@ -33,6 +33,7 @@ BROADCAST_POLL_SECONDS = 1.0  # how often running broadcasts are looked at (edit
 class App:
     def __init__(self, config: Config, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.config, self.clock = config, clock
+        logs.protect_config(config)
         self.engine = create_engine(config.database_url)
         self.sessions = session_factory(self.engine)
         self.channels: dict[str, Channel] = {}

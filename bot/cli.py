@@ -17,6 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot import config as config_module
+from bot import logs
 from bot.cli_common import UserError, migrate, print_table
 from bot.config import Config, ConfigError
 from handlers import texts
@@ -36,10 +37,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         config = config_module.load(args.config)
+        logs.protect_config(config)
         logging.basicConfig(
             level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Bot API request
         args.handler(config, args)
     except ConfigError as e:
         print(texts.CLI_CONFIG_ERROR.format(error=e), file=sys.stderr)
@@ -136,14 +139,21 @@ def _parser() -> argparse.ArgumentParser:
     tset.add_argument("--year", type=int, required=True)
     tset.add_argument("--title", required=True)
     tset.add_argument("--until-year", type=int, help="chuyên đề kéo dài đến năm này")
+    tset.add_argument(
+        "--term",
+        action="store_true",
+        help="chuyên đề toàn khóa (--year đến --until-year); chuyên đề năm trong khoảng đó "
+        "của đơn vị và cấp dưới thuộc về nó",
+    )
     tset.add_argument("--summary")
     tset.add_argument("--link", help="đường dẫn tài liệu (không gửi văn bản qua chat)")
     tset.add_argument("--deadline", help="hạn đăng ký, YYYY-MM-DD")
     tset.set_defaults(handler=cmd_theme_set)
 
-    from bot import admin_cli
+    from bot import admin_cli, data_cli
 
     admin_cli.register(sub)
+    data_cli.register(sub, db)
     return p
 
 
@@ -513,6 +523,8 @@ def cmd_theme_set(config: Config, args: argparse.Namespace) -> None:
             raise UserError(texts.CLI_BAD_DATE.format(value=args.deadline)) from None
     if args.until_year is not None and args.until_year < args.year:
         raise UserError(texts.CLI_BAD_YEARS.format(year=args.year))
+    if args.term and args.until_year is None:
+        raise UserError(texts.CLI_TERM_NEEDS_UNTIL)
     _migrate(config)
     asyncio.run(_theme_set(config, args, deadline))
 
@@ -520,6 +532,7 @@ def cmd_theme_set(config: Config, args: argparse.Namespace) -> None:
 async def _theme_set(config: Config, args: argparse.Namespace, deadline: date | None) -> None:
     from models import audit
     from models.orgs import find_unit, full_name
+    from models.tables import Theme
     from models.themes import set_theme
 
     engine = create_engine(config.database_url)
@@ -539,6 +552,7 @@ async def _theme_set(config: Config, args: argparse.Namespace, deadline: date | 
                 summary=clean(args.summary) if args.summary else None,
                 link=args.link,
                 deadline=deadline,
+                term=args.term,
             )
             audit.record(
                 session,
@@ -548,12 +562,21 @@ async def _theme_set(config: Config, args: argparse.Namespace, deadline: date | 
                 theme=theme.id,
                 unit=unit.id,
                 year=args.year,
+                term=args.term,
             )
+            done = texts.CLI_TERM_THEME_SET if args.term else texts.CLI_THEME_SET
             print(
-                texts.CLI_THEME_SET.format(
-                    year=args.year, unit=await full_name(session, unit), title=theme.title
+                done.format(
+                    year=args.year,
+                    until=args.until_year,
+                    unit=await full_name(session, unit),
+                    title=theme.title,
                 )
             )
+            if theme.parent_id is not None:
+                term = await session.get(Theme, theme.parent_id)
+                assert term is not None
+                print(texts.CLI_THEME_UNDER_TERM.format(title=term.title))
     finally:
         await engine.dispose()
 

@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from handlers import (  # noqa: F401
     accounts,
     broadcast,
+    digest,
     export,
     help,
     monthly,
+    nominations,
     onboarding,
     pledge,
     report,
@@ -25,6 +27,8 @@ from handlers import (  # noqa: F401
     secretary,
     texts,
     theme,
+    unit_plan,
+    year_end,
 )
 from handlers.engine import Ctx, conversation_key, dispatch, load_conversation
 from handlers.messages import Incoming, Reply

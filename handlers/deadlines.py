@@ -9,7 +9,7 @@ import re
 from datetime import date
 
 from handlers import texts
-from handlers.text import fold
+from handlers.text import fmt, fold
 
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV"}
 _ROMAN_BACK = {"i": 1, "ii": 2, "iii": 3, "iv": 4}
@@ -62,3 +62,21 @@ def parse(text: str, year: int) -> str | None:
             return None
         return day.isoformat()
     return None
+
+
+def read_answer(value: str | None, text: str, year: int, today: date) -> tuple[str | None, str]:
+    """A deadline step's answer (a pressed button or typed text) as (code, ""), or
+    (None, the message saying what is wrong) for a pledge or plan of the year."""
+    if value is not None and value in {code for _, code in button_options()}:
+        return value, ""
+    code = parse(text, year)
+    if code is None:
+        return None, fmt(texts.DEADLINE_BAD, text=text, year=year)
+    if code[:1].isdigit():
+        day = date.fromisoformat(code)
+        if day.year != year:
+            return None, texts.DEADLINE_OTHER_YEAR.format(year=year)
+        if day < today:
+            shown = f"{day.day}/{day.month}/{day.year}"
+            return None, texts.DEADLINE_PAST.format(date=shown, year=year)
+    return code, ""

@@ -128,7 +128,7 @@ class Step:
     prompt: StepFn
     handle: AnswerFn
     item_text: bool = False  # a pledge item: settings.max_item_chars, else max_field_chars
-    max_chars: int | None = None  # a tighter limit of the step's own (a name)
+    max_chars: int | None = None  # the step's own limit (a name: tighter; a paragraph: looser)
 
 
 @dataclass
@@ -206,7 +206,16 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 
 # Words that mean a command even typed without "/" (a person types "huỷ", not "/huy").
-BARE_COMMANDS = {"huy", "trogiup", "dangky", "camket", "tudanhgia", "lich", "xinvang"}
+BARE_COMMANDS = {
+    "huy",
+    "trogiup",
+    "dangky",
+    "camket",
+    "tudanhgia",
+    "lich",
+    "xinvang",
+    "tongketnam",
+}
 
 
 def match_menu(conv: Conversation, text: str) -> str | None:
@@ -256,8 +265,8 @@ async def dispatch(ctx: Ctx) -> None:
     if step is not None:
         if step.item_text:
             limit = min(limit, ctx.settings.max_item_chars)
-        if step.max_chars:
-            limit = min(limit, step.max_chars)
+        if step.max_chars:  # the step's own limit, tighter or looser than the default
+            limit = step.max_chars
     if len(text) > limit:
         ctx.reply(Html(texts.TOO_LONG.format(limit=limit, length=len(text))))
         await _reprompt(ctx)

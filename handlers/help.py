@@ -31,6 +31,7 @@ async def menu_for(session: AsyncSession, member: Member, year: int) -> Reply:
         choices.append(Choice(texts.BTN_CHIBO, "!cmd:chibo"))
     if roles & READERS:
         lines.append(texts.HELP_REPORTS)
+        lines.append(texts.HELP_NOMINATIONS)
     if "admin" in roles:
         lines.append(texts.HELP_ADMIN)
     lines.append(texts.HELP_TYPING)

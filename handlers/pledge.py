@@ -29,14 +29,13 @@ Every step takes /huy; every step's answer may be typed (number or label, diacri
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from handlers import deadlines, texts
 from handlers.common import local_now, pledge_year
 from handlers.engine import Answer, Ctx, Flow, Step, action, command, flow
 from handlers.messages import Choice, Reply
-from handlers.text import Html, esc, fmt
+from handlers.text import Html, esc, fmt, short
 from handlers.vagueness import example_for, vagueness
 from models import audit
 from models import pledges as store
@@ -157,13 +156,19 @@ async def dangky(ctx: Ctx, args: str) -> None:
         return
     year = pledge_year(ctx, member.unit)
     theme = await theme_for(ctx.session, member.unit, year)
+    term = await theme_for(ctx.session, member.unit, year, term=True)
     options = []
     if theme is not None:
         options.append(texts.STUDY_THEME_OPTION.format(year=year, title=theme.title))
-    options += texts.STUDY_STANDARD_OPTIONS
+    if term is not None:  # the named chuyên đề toàn khóa instead of the generic line
+        options.append(texts.STUDY_TERM_OPTION.format(title=term.title))
+        options += texts.STUDY_STANDARD_OPTIONS[1:]
+    else:
+        options += texts.STUDY_STANDARD_OPTIONS
     data: dict[str, Any] = {
         "year": year,
         "theme_id": theme.id if theme else None,
+        "term_id": term.id if term else None,
         "options": options,
         "study": [],
         "shortcomings": [],
@@ -199,9 +204,12 @@ async def _theme_block(ctx: Ctx) -> str:
     from models.tables import Theme
 
     theme = await ctx.session.get(Theme, theme_id) if theme_id else None
+    term_id = ctx.data.get("term_id")
+    term = await ctx.session.get(Theme, term_id) if term_id else None
+    above = fmt(texts.TERM_THEME_INTRO, title=term.title) + "\n" if term else ""
     if theme is None:
-        return texts.THEME_NONE.format(year=year)
-    block: str = fmt(texts.THEME_INTRO, year=year, title=theme.title)
+        return above + texts.THEME_NONE.format(year=year)
+    block: str = above + fmt(texts.THEME_INTRO, year=year, title=theme.title)
     if theme.summary:
         block += fmt(texts.THEME_SUMMARY, summary=theme.summary)
     if theme.link:
@@ -360,24 +368,12 @@ async def _prompt_item_deadline(ctx: Ctx) -> None:
 
 
 async def _answer_item_deadline(ctx: Ctx, answer: Answer) -> None:
-    year: int = ctx.data["year"]
-    codes = {code for _, code in deadlines.button_options()}
-    code = answer.value if answer.value in codes else deadlines.parse(answer.text, year)
+    today = local_now(ctx, _member(ctx).unit).date()
+    code, problem = deadlines.read_answer(answer.value, answer.text, ctx.data["year"], today)
     if code is None:
-        ctx.reply(fmt(texts.DEADLINE_BAD, text=answer.text, year=year))
+        ctx.reply(problem)
         await ctx.goto("item_deadline")
         return
-    if code[:1].isdigit():
-        day = date.fromisoformat(code)
-        if day.year != year:
-            ctx.reply(texts.DEADLINE_OTHER_YEAR.format(year=year))
-            await ctx.goto("item_deadline")
-            return
-        if day < local_now(ctx, _member(ctx).unit).date():
-            shown = f"{day.day}/{day.month}/{day.year}"
-            ctx.reply(texts.DEADLINE_PAST.format(date=shown, year=year))
-            await ctx.goto("item_deadline")
-            return
     cur = ctx.data["cur"]
     item = {
         "action": cur["action"],
@@ -427,13 +423,9 @@ async def _answer_item_more(ctx: Ctx, answer: Answer) -> None:
         await ctx.goto("item_more")
 
 
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 async def _prompt_breakthrough(ctx: Ctx) -> None:
     options = [
-        (texts.EDIT_ITEM_LABEL.format(n=n, action=_short(item["action"])), f"b{n}")
+        (texts.EDIT_ITEM_LABEL.format(n=n, action=short(item["action"])), f"b{n}")
         for n, item in enumerate(ctx.data["items"], start=1)
     ]
     options.append((texts.BTN_NO_BREAKTHROUGH, "none"))
@@ -493,7 +485,7 @@ async def _answer_review(ctx: Ctx, answer: Answer) -> None:
 async def _prompt_items_pick(ctx: Ctx) -> None:
     items = ctx.data["items"]
     options = [
-        (texts.EDIT_ITEM_LABEL.format(n=n, action=_short(item["action"])), f"e{n - 1}")
+        (texts.EDIT_ITEM_LABEL.format(n=n, action=short(item["action"])), f"e{n - 1}")
         for n, item in enumerate(items, start=1)
     ]
     if len(items) < MAX_ITEMS:

@@ -1,4 +1,5 @@
-"""/chibo: the secretary's overview of the chi bộ, with what waits for a decision."""
+"""/chibo: the secretary's overview of the chi bộ, with what waits for a decision; a member
+reads the chi bộ's collective plan there."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from handlers.engine import Ctx, action, command
 from handlers.messages import Choice
 from handlers.onboarding import join_request_reply
 from handlers.text import fmt
+from handlers.unit_plan import plan_line, show_plan
 from models import pledges as store
 from models.people import has_role
 from models.tables import Identity, JoinRequest, Member, OrgUnit, Pledge, Role
@@ -27,8 +29,8 @@ async def chibo(ctx: Ctx, args: str) -> None:
             .where(Role.member_id == ctx.member.id, Role.role.in_(("secretary", "deputy")))
         )
     )
-    if not units:
-        ctx.reply(texts.CHIBO_NOT_SECRETARY)
+    if not units:  # a member reads the chi bộ's collective plan
+        await show_plan(ctx, ctx.member)
         return
     for unit in units:
         await _overview(ctx, unit)
@@ -103,6 +105,7 @@ async def _overview(ctx: Ctx, unit: OrgUnit) -> None:
             pending=len(pending),
             returned=sum(1 for p in latest if p.status == store.RETURNED),
         ),
+        await plan_line(ctx, unit),
     ]
     missing = [m.full_name for m in required if m.id not in by_member]
     if missing:

@@ -61,3 +61,12 @@ def percent_vi(n: int, total: int) -> str:
     if total == 0:
         return "—"
     return f"{100 * n / total:.1f}%".replace(".", ",")
+
+
+def short(text: str, limit: int = 40) -> str:
+    """One line, cut at a word with "…" when longer than limit (button labels, lists)."""
+    line = " ".join(text.split())
+    if len(line) <= limit:
+        return line
+    cut = line[: limit - 1].rsplit(" ", 1)[0] or line[: limit - 1]
+    return cut.rstrip(" ,.;:") + "…"

@@ -239,6 +239,8 @@ HELP_MEMBER = (
     "/tudanhgia — tự đánh giá việc thực hiện trước buổi sinh hoạt chi bộ\n"
     "/lich — buổi sinh hoạt chi bộ sắp tới\n"
     "/xinvang — xin vắng buổi sinh hoạt sắp tới (có lý do)\n"
+    "/tongketnam — tổng kết năm: kết quả thực hiện và đoạn văn cho bản kiểm điểm\n"
+    "/chibo — kế hoạch tập thể của chi bộ\n"
     "/lienket — dùng thêm Telegram hoặc Zalo (lấy mã liên kết)\n"
     "/kenh — chọn kênh nhận nhắc việc\n"
     "/huy — dừng việc đang làm dở\n"
@@ -246,6 +248,7 @@ HELP_MEMBER = (
 )
 HELP_SECRETARY = (
     "/chibo — tình hình chi bộ, duyệt bản đăng ký và yêu cầu tham gia\n"
+    "/kehoach — kế hoạch tập thể của chi bộ: việc làm, chuẩn mực đạo đức\n"
     "/lichhop — đặt lịch sinh hoạt hằng tháng, dời hoặc hủy một buổi\n"
     "/xuat — xuất bản đăng ký, tự đánh giá (XLSX) hoặc bản in (DOCX)"
 )
@@ -267,6 +270,7 @@ FLOW_RETURN = "nhận xét trả lại bản đăng ký"
 FLOW_JOIN = "tham gia chi bộ"
 STEP = "<b>Bước {n}/5 — {title}</b>\n"
 THEME_INTRO = "Chuyên đề năm {year}: <b>{title}</b>"
+TERM_THEME_INTRO = "Chuyên đề toàn khóa: <b>{title}</b>"
 THEME_SUMMARY = "\n<i>{summary}</i>"
 THEME_LINK = "\nTài liệu: {link}"
 THEME_NONE = (
@@ -279,6 +283,7 @@ STUDY_ASK = (
     "hoặc gõ nội dung khác. Xong thì bấm <b>Tiếp tục</b>."
 )
 STUDY_THEME_OPTION = "Chuyên đề năm {year}: {title}"
+STUDY_TERM_OPTION = "Chuyên đề toàn khóa: {title}"
 STUDY_STANDARD_OPTIONS = (
     "Chuyên đề toàn khóa về học tập và làm theo tư tưởng, đạo đức, phong cách Hồ Chí Minh",
     "Quy định 144-QĐ/TW về chuẩn mực đạo đức cách mạng của cán bộ, đảng viên",
@@ -428,7 +433,6 @@ CHIBO_PENDING = "\n<b>Chờ duyệt</b> (bấm để xem):"
 CHIBO_JOINS = "\n<b>Yêu cầu tham gia</b>: {n}"
 CHIBO_NOT_REGISTERED = "\n<b>Chưa đăng ký</b>: {names}"
 CHIBO_NONE_PENDING = "\nKhông có bản đăng ký nào chờ duyệt."
-CHIBO_NOT_SECRETARY = "Lệnh /chibo dành cho bí thư, phó bí thư chi bộ."
 BTN_VIEW_PLEDGE = "Xem: {name}"
 BTN_VIEW_JOIN = "Yêu cầu: {name}"
 
@@ -555,10 +559,13 @@ COMMAND_MENU = (
     ("tudanhgia", "Tự đánh giá hằng tháng"),
     ("lich", "Buổi sinh hoạt chi bộ sắp tới"),
     ("xinvang", "Xin vắng buổi sinh hoạt sắp tới"),
+    ("tongketnam", "Tổng kết năm, đoạn văn cho bản kiểm điểm"),
     ("lichhop", "Bí thư: đặt lịch sinh hoạt chi bộ"),
-    ("chibo", "Bí thư: tình hình chi bộ, duyệt bản đăng ký"),
+    ("chibo", "Kế hoạch tập thể; bí thư: tình hình chi bộ, duyệt"),
+    ("kehoach", "Bí thư: kế hoạch tập thể của chi bộ"),
     ("baocao", "Báo cáo tỉ lệ đăng ký, tự đánh giá"),
     ("xuat", "Bí thư: xuất bản đăng ký (XLSX, DOCX)"),
+    ("dienhinh", "Điển hình, mô hình: đề xuất, danh sách"),
     ("chuyende", "Cấp ủy: công bố chuyên đề năm"),
     ("thongbao", "Cấp ủy: gửi thông báo tới toàn đơn vị"),
     ("lienket", "Liên kết thêm Zalo hoặc Telegram"),
@@ -590,6 +597,9 @@ CLI_BAD_FORMAT = "Chỉ nhận tệp .xlsx hoặc .csv: {path}"
 CLI_MIGRATED = "Cơ sở dữ liệu đã ở phiên bản mới nhất ({url})."
 CLI_DB_ERROR = "Không kết nối được cơ sở dữ liệu: {error}"
 CLI_THEME_SET = "Đã lưu chuyên đề năm {year} cho {unit}: {title}"
+CLI_TERM_NEEDS_UNTIL = "Chuyên đề toàn khóa cần --until-year (năm cuối nhiệm kỳ)."
+CLI_TERM_THEME_SET = "Đã lưu chuyên đề toàn khóa {year}–{until} cho {unit}: {title}"
+CLI_THEME_UNDER_TERM = "Thuộc chuyên đề toàn khóa: {title}"
 CLI_BAD_DATE = "Ngày không hợp lệ «{value}» (cần dạng YYYY-MM-DD)."
 CLI_BAD_YEARS = "--until-year phải từ {year} trở đi."
 CLI_BAD_DAYS = "--days phải là số ngày lớn hơn 0."
@@ -1013,3 +1023,327 @@ EXPORT_UNIT_KIND = "Chi bộ"
 EXPORT_KIND_PREFIXES = ("chi bo", "dang bo", "dang uy", "to dang")  # folded
 EXPORT_FORM_NOTE = "Phiên bản {version}, {status}"
 EXPORT_BLANK_LINE = "…" * 30
+
+# -- /kehoach and /chibo: the chi bộ collective plan ------------------------------------------
+# The five chuẩn mực đạo đức cách mạng of Quy định 144-QĐ/TW (9/5/2024), a unit's default.
+QD144_STANDARDS = (
+    "Yêu nước, tôn trọng Nhân dân, tuyệt đối trung thành với Đảng, với Tổ quốc",
+    "Bản lĩnh, đổi mới, sáng tạo, hội nhập",
+    "Cần, kiệm, liêm, chính, chí công vô tư",
+    "Đoàn kết, kỷ cương, tình thương, trách nhiệm",
+    "Gương mẫu, khiêm tốn, tu dưỡng rèn luyện, học tập suốt đời",
+)
+PLAN_MANAGERS_ONLY = "Lệnh /kehoach dành cho bí thư, phó bí thư chi bộ (và cấp ủy cấp trên)."
+PLAN_ASK_UNIT = "Kế hoạch tập thể của đơn vị nào?"
+BTN_PLAN_UNIT = "{name}"
+PLAN_HEADER = "<b>Kế hoạch học tập và làm theo Bác năm {year}</b>\n<b>{unit}</b>"
+PLAN_DRAFT_NOTE = "<i>(bản nháp, chưa lưu)</i>"
+PLAN_ITEMS = "\n<b>Việc làm của tập thể</b>"
+PLAN_NO_ITEMS = "(chưa có việc làm nào)"
+PLAN_ITEM = "{n}. {action}\n    Kết quả: {result} · Thời hạn: {deadline}"
+PLAN_STANDARDS = "\n<b>Chuẩn mực đạo đức của chi bộ</b>"
+PLAN_MODELS = "\n<b>Mô hình đăng ký</b>"
+PLAN_MODELS_HINT = "\n<i>Đăng ký mô hình bằng lệnh /dienhinh.</i>"
+PLAN_MENU_ASK = "\nĐồng chí muốn làm gì?"
+BTN_PLAN_ADD = "➕ Thêm việc làm"
+BTN_PLAN_REMOVE = "Xóa một việc làm"
+BTN_PLAN_STANDARDS = "Sửa chuẩn mực đạo đức"
+BTN_PLAN_SAVE = "✅ Lưu kế hoạch"
+PLAN_ASK_ACTION = (
+    "<b>Việc làm {n}</b> của tập thể: chi bộ sẽ làm gì?\n"
+    "Ví dụ: <i>Mỗi quý tổ chức 1 buổi kể chuyện Bác Hồ trong sinh hoạt chi bộ</i>"
+)
+PLAN_ASK_RESULT = (
+    "Việc làm {n}: <i>{action}</i>\n"
+    "Kết quả <b>đo được</b> là gì? Ví dụ: <i>4 buổi trong năm; 100% đảng viên tham dự</i>"
+)
+PLAN_ITEM_VAGUE = "Lưu ý: nội dung này còn chung chung ({reason}). Có thể sửa lại sau."
+PLAN_ASK_DEADLINE = (
+    "Việc làm {n}: thời hạn hoặc tần suất?\n"
+    "Bấm một lựa chọn, hoặc gõ tháng hay ngày (ví dụ: <i>tháng 6</i>, <i>30/9/{year}</i>)."
+)
+PLAN_ITEMS_FULL = "Kế hoạch đã có {n} việc làm (tối đa). Xóa bớt một việc làm để thêm việc khác."
+PLAN_ASK_REMOVE = "Xóa việc làm nào?"
+BTN_BACK_TO_PLAN = "Quay lại"
+PLAN_ITEM_REMOVED = "Đã xóa việc làm: <i>{action}</i>"
+PLAN_ASK_STANDARDS = (
+    "Chuẩn mực đạo đức hiện nay:\n{standards}\n\n"
+    "Gõ các chuẩn mực của chi bộ, <b>mỗi chuẩn mực một dòng</b> (tối đa {max} dòng, "
+    "ngắn gọn, dễ nhớ, gắn với công việc của đơn vị), hoặc bấm một lựa chọn."
+)
+BTN_PLAN_QD144 = "Dùng 5 chuẩn mực của Quy định 144"
+BTN_PLAN_KEEP = "Giữ nguyên"
+PLAN_STANDARDS_TOO_MANY = "Tối đa {max} chuẩn mực; đồng chí đã gõ {n}. Xin gộp hoặc bớt."
+PLAN_STANDARD_TOO_LONG = "Mỗi chuẩn mực tối đa {max} ký tự; dòng {n} dài {length} ký tự."
+PLAN_SAVED = "Đã lưu kế hoạch tập thể năm {year} của <b>{unit}</b>. Đảng viên xem bằng /chibo."
+PLAN_NONE = (
+    "<b>{unit}</b> chưa có kế hoạch tập thể năm {year}. "
+    "Bí thư chi bộ nhập kế hoạch bằng lệnh /kehoach."
+)
+PLAN_LINE = "Kế hoạch tập thể năm {year}: {items} việc làm, {standards} chuẩn mực đạo đức."
+PLAN_LINE_NONE = "Chưa có kế hoạch tập thể năm {year}."
+PLAN_LINE_HINT = " Xem, sửa: /kehoach"
+PLAN_UPDATED = "Cập nhật {date}."
+# -- /dienhinh (nominations) ----
+# The list, the buttons under it, the "Đề xuất mới" flow (handlers/nominations.py) and
+# python -m bot nomination add|list (bot/admin_cli.py).
+HELP_NOMINATIONS = "/dienhinh — điển hình, mô hình đề xuất khen thưởng, nhân rộng"
+NOMINATION_NO_RIGHT = (
+    "Danh sách điển hình, mô hình dành cho bí thư, phó bí thư, người theo dõi và ban tuyên giáo "
+    "cấp trên. Đồng chí chưa được giao quyền ở đơn vị nào; nếu cần, đề nghị cấp ủy giao quyền."
+)
+NOMINATION_MANAGE_ONLY = (
+    "Đề xuất điển hình, mô hình là việc của bí thư, phó bí thư chi bộ (hoặc ban tuyên giáo cấp "
+    "trên). Đồng chí chỉ được xem danh sách."
+)
+NOMINATION_LIST_HEADER = "<b>Điển hình, mô hình năm {year}</b>"
+NOMINATION_LIST_EMPTY = (
+    "Chưa có đề xuất nào năm {year}. Bí thư, phó bí thư bấm «Đề xuất mới» để đề xuất."
+)
+NOMINATION_LIST_UNIT = "\n<b>{unit}</b>"
+NOMINATION_LINE = "• {kind}{who}: <b>{name}</b> — {summary}{mark}"
+NOMINATION_WHO = " ({who})"
+NOMINATION_PARTY = "đảng viên"
+NOMINATION_MASSES = "quần chúng"
+NOMINATION_REPLICATED_MARK = " ⭐ nhân rộng"
+NOMINATION_MORE = "\n… và {n} đề xuất khác."
+NOMINATION_MORE_HINT = (
+    "Danh sách đầy đủ: nhờ cán bộ quản trị chạy trên máy chủ "
+    '«python -m bot nomination list --unit "{path}" --year {year}».'
+)
+NOMINATION_KIND_NAMES = {
+    ("dien_hinh", "ca_nhan"): "Điển hình cá nhân",
+    ("dien_hinh", "tap_the"): "Điển hình tập thể",
+    ("mo_hinh", "tap_the"): "Mô hình tập thể",
+    ("mo_hinh", "ca_nhan"): "Mô hình cá nhân",
+}
+NOMINATION_KIND_BUTTONS = {
+    "dp": "Điển hình cá nhân — đảng viên",
+    "dq": "Điển hình cá nhân — quần chúng",
+    "dt": "Điển hình tập thể",
+    "mt": "Mô hình tập thể",
+    "mc": "Mô hình cá nhân",
+}
+BTN_NOMINATION_NEW = "➕ Đề xuất mới"
+BTN_NOMINATION_ANOTHER = "➕ Đề xuất thêm"
+BTN_NOMINATION_LIST = "📋 Danh sách điển hình, mô hình"
+BTN_NOMINATION_UNIT = "{name}"
+BTN_NOMINATION_WITHDRAW = "↩ Rút: {name}"
+BTN_NOMINATION_WITHDRAW_CONFIRM = "↩ Rút đề xuất này"
+BTN_NOMINATION_KEEP = "Không rút"
+BTN_NOMINATION_REPLICATE = "⭐ Nhân rộng: {name}"
+BTN_NOMINATION_UNREPLICATE = "Bỏ nhân rộng: {name}"
+BTN_NOMINATION_SAVE = "✅ Lưu"
+NOMINATION_GONE = "Đề xuất này không còn nữa (đã được rút). Danh sách mới nhất: /dienhinh."
+NOMINATION_WITHDRAW_ASK = (
+    "Rút đề xuất «{name}» ({kind}) của {unit}? Đề xuất sẽ không còn trong danh sách và báo cáo."
+)
+NOMINATION_WITHDRAWN = "Đã rút đề xuất «{name}» của {unit}."
+NOMINATION_REPLICATED = "Đã đánh dấu mô hình «{name}» ({unit}) là mô hình nhân rộng."
+NOMINATION_UNREPLICATED = "Đã bỏ đánh dấu nhân rộng của mô hình «{name}» ({unit})."
+NOMINATION_ALREADY_REPLICATED = "Mô hình «{name}» đã được đánh dấu nhân rộng; không thay đổi."
+NOMINATION_NOT_REPLICATED = "Mô hình «{name}» hiện không được đánh dấu nhân rộng; không thay đổi."
+NOMINATION_ASK_UNIT = "<b>Đề xuất điển hình, mô hình</b>\nĐề xuất của đơn vị nào?"
+NOMINATION_ASK_KIND = "<b>Đề xuất điển hình, mô hình</b> — {unit}\nĐồng chí đề xuất loại nào?"
+NOMINATION_ASK_NAME = {
+    "dp": "Họ và tên đồng chí đảng viên được đề xuất (tối đa {limit} ký tự).",
+    "dq": "Họ và tên người được đề xuất (quần chúng), có thể kèm nơi ở hoặc công việc.",
+    "dt": "Tên tập thể được đề xuất, ví dụ: Chi hội Phụ nữ thôn 2.",
+    "mt": "Tên mô hình và tập thể thực hiện, ví dụ: «Tuyến đường hoa tự quản» — Chi hội Phụ nữ.",
+    "mc": "Tên mô hình và người thực hiện, ví dụ: «Vườn rau an toàn» — đồng chí Vũ Thị Mai.",
+}
+NOMINATION_ASK_DESCRIPTION = "Mô tả ngắn: thành tích, cách làm nổi bật (tối đa {limit} ký tự)."
+NOMINATION_ASK_RESULT = (
+    "Kết quả đạt được (có số liệu càng tốt, tối đa {limit} ký tự), hoặc bấm «Bỏ qua»."
+)
+NOMINATION_PREVIEW = "<b>Xem lại</b> — đề xuất của {unit}, năm {year}:"
+NOMINATION_PREVIEW_KIND = "Loại: {kind}"
+NOMINATION_PREVIEW_NAME = "Tên: <b>{name}</b>"
+NOMINATION_PREVIEW_DESCRIPTION = "Mô tả: {description}"
+NOMINATION_PREVIEW_RESULT = "Kết quả: {result}"
+NOMINATION_ON_ROSTER = "<i>Đã đối chiếu với danh sách đảng viên.</i>"
+NOMINATION_NOT_ON_ROSTER = (
+    "<i>Không thấy đúng một đảng viên tên này trong danh sách; đề xuất vẫn lưu theo tên đã gõ.</i>"
+)
+NOMINATION_SAVED = (
+    "Đã lưu đề xuất «{name}» ({kind}) của {unit}, năm {year}. Cấp ủy cấp trên thấy đề xuất "
+    "này trong /dienhinh và trong báo cáo số liệu."
+)
+CLI_NOMINATION_ADDED = "Đã lưu đề xuất #{id} của {unit}, năm {year}: {kind} «{name}»{member}."
+CLI_NOMINATION_LINKED = " (đảng viên #{id})"
+CLI_NOMINATION_NO_NAME = "Cần --name (hoặc --member để lấy họ tên đảng viên)."
+CLI_NOMINATION_NAME = "--name không được để trống và tối đa {limit} ký tự."
+CLI_NOMINATION_TEXT = "{option} không được để trống và tối đa {limit} ký tự."
+CLI_NOMINATION_BAD_YEAR = "--year «{value}» không hợp lệ (từ 2000 đến 2100)."
+CLI_NOMINATION_PERSON_ONLY = "{option} chỉ dùng cho cá nhân (--subject ca_nhan)."
+CLI_NOMINATION_MEMBER_MASSES = "--member là một đảng viên, không đi cùng --masses (quần chúng)."
+CLI_NOMINATION_MEMBER_OUTSIDE = (
+    "{name} không phải đảng viên (đang sinh hoạt) của {unit} hoặc đơn vị cấp dưới."
+)
+CLI_NOMINATION_HEADER = [
+    "Số",
+    "Đơn vị",
+    "Loại",
+    "Tên",
+    "Đảng viên/quần chúng",
+    "Mô tả",
+    "Kết quả",
+    "Nhân rộng",
+    "Ngày đề xuất",
+]
+CLI_NOMINATION_YES = "Có"
+CLI_NOMINATION_NONE = "{unit}: chưa có đề xuất điển hình, mô hình nào năm {year}."
+CLI_NOMINATION_WRITTEN = "Đã ghi {path} ({n} đề xuất)."
+
+# -- /tongketnam (year-end) ----
+FLOW_YEAR_END = "tổng kết năm (/tongketnam)"
+YEAR_END_BAD_YEAR = "Xin gõ năm bằng số, ví dụ: /tongketnam {year}."
+YEAR_END_NO_PLEDGE = (
+    "Đồng chí chưa có bản đăng ký học tập và làm theo Bác năm {year} nên chưa có gì để tổng kết. "
+    "Gõ /dangky để đăng ký."
+)
+YEAR_END_NO_PLEDGE_YEAR = (
+    "Đồng chí không có bản đăng ký năm {year} trên trợ lý này nên không có gì để tổng kết."
+)
+YEAR_END_OTHER_YEARS = "Các năm có bản đăng ký: {years}. Gõ ví dụ: /tongketnam {example}."
+YEAR_END_HEADER = "<b>TỔNG KẾT NĂM {year}: HỌC TẬP VÀ LÀM THEO BÁC</b>\n{name} — {unit}"
+YEAR_END_THEME = "Chuyên đề năm {year}: «{title}»"
+YEAR_END_VERSION = "Bản đăng ký: phiên bản {version} · <b>{status}</b>"
+YEAR_END_NOT_APPROVED = "<i>Chưa có phiên bản nào được duyệt: tổng kết theo phiên bản mới nhất.</i>"
+YEAR_END_NEWER = (
+    "<i>Phiên bản {version} ({status}) chưa có hiệu lực: tổng kết theo phiên bản {shown} "
+    "đã duyệt.</i>"
+)
+YEAR_END_ITEMS = "<b>Việc làm cụ thể và mức độ thực hiện cuối cùng</b>"
+YEAR_END_ITEM = (
+    "{n}. {action}{breakthrough}\n   Kết quả đăng ký: {result}\n   Thời hạn: {deadline}\n"
+    "   Mức độ cuối cùng: <b>{status}</b>{when} · {count}"
+)
+YEAR_END_ITEM_WHEN = " (tháng {month})"
+YEAR_END_ITEM_NOTE = "\n   Ghi chú: {note}"
+YEAR_END_NOT_ASSESSED = "chưa tự đánh giá"
+YEAR_END_COUNT = "tự đánh giá {n}/{total} tháng"
+YEAR_END_NO_PERIODS = "chưa có kỳ tự đánh giá nào"
+YEAR_END_SHORTCOMINGS = "<b>Hạn chế đã đăng ký khắc phục</b>"
+YEAR_END_NO_SHORTCOMINGS = "(không đăng ký)"
+YEAR_END_PERIODS_NOTE = (
+    "<i>Số tháng: các buổi sinh hoạt chi bộ đã diễn ra sau khi bản đăng ký được duyệt, "
+    "không tính tháng hủy họp hoặc vắng có lý do.</i>"
+)
+YEAR_END_DRAFT_TITLE = "<b>Bản nháp đoạn «học tập và làm theo Bác» cho bản kiểm điểm năm {year}</b>"
+YEAR_END_SAVED_TITLE = (
+    "<b>Đoạn «học tập và làm theo Bác» cho bản kiểm điểm năm {year}</b> (đã lưu ngày {date})"
+)
+YEAR_END_REDRAFT_NOTE = (
+    "<i>Đoạn đã lưu trước đây vẫn giữ nguyên cho đến khi đồng chí bấm «Giữ đoạn này».</i>"
+)
+YEAR_END_NO_GRADE = (
+    "<i>Việc đánh giá, xếp loại chất lượng đảng viên là việc của chi bộ, cấp ủy theo "
+    "Quy định 366-QĐ/TW; lamtheo không chấm điểm, không xếp loại.</i>"
+)
+YEAR_END_ASK_DRAFT = "Đồng chí giữ đoạn này, hay sửa lại theo ý mình?"
+YEAR_END_ASK_SAVED = "Đồng chí muốn sửa đoạn này, hay tạo lại bản nháp theo số liệu mới nhất?"
+YEAR_END_ASK_TEXT = (
+    "Đồng chí gửi đoạn văn của mình trong một tin nhắn (tối đa {limit} ký tự). Có thể sao chép "
+    "đoạn ở trên, sửa rồi gửi lại; đoạn gửi được lưu nguyên văn."
+)
+YEAR_END_SAVED = (
+    "Đã lưu đoạn văn tổng kết năm {year}. Đồng chí sao chép đoạn dưới đây vào bản kiểm điểm; "
+    "gõ /tongketnam {year} để xem hoặc sửa lại."
+)
+YEAR_END_CLOSED = "Đã đóng. Gõ /tongketnam để xem lại bất cứ lúc nào."
+BTN_YEAR_END_KEEP = "Giữ đoạn này"
+BTN_YEAR_END_EDIT = "Sửa đoạn văn"
+BTN_YEAR_END_REDRAFT = "Tạo lại bản nháp"
+# The draft paragraph (plain text, first person; the member may keep it or rewrite it).
+YEAR_END_P_OPEN = (
+    "Năm {year}, tôi đã đăng ký {n} việc làm cụ thể để học tập và làm theo tư tưởng, đạo đức, "
+    "phong cách Hồ Chí Minh{theme}."
+)
+YEAR_END_P_THEME = ", gắn với chuyên đề năm {year} «{title}»"
+YEAR_END_P_STUDY = "Về học tập, tôi đã đăng ký các nội dung: {items}."
+YEAR_END_P_RESULTS = "Theo tự đánh giá hằng tháng (lần gần nhất: tháng {month}), tôi {groups}."
+YEAR_END_P_RESULTS_NONE = "Trong năm, tôi chưa tự đánh giá hằng tháng các việc đã đăng ký: {items}."
+YEAR_END_P_GROUP = "{label} {n} việc: {items}"
+YEAR_END_P_SHORTCOMINGS = "Về hạn chế, tôi đã đăng ký khắc phục: {items}."
+YEAR_END_P_NEXT_UNFINISHED = (
+    "Năm tới, tôi tiếp tục thực hiện những việc chưa xong và đăng ký những việc làm cụ thể mới, "
+    "gắn với nhiệm vụ được giao."
+)
+YEAR_END_P_NEXT_DONE = (
+    "Năm tới, tôi tiếp tục duy trì những việc đã làm được và đăng ký những việc làm cụ thể mới, "
+    "gắn với nhiệm vụ được giao."
+)
+
+# -- data care (python -m bot member, db backup) ----
+# Stored in place of an erased member's name, and of their personal text found elsewhere.
+FORGOTTEN_NAME = "Đảng viên đã xóa #{id}"
+FORGOTTEN_TEXT = "[đã xóa]"
+CLI_MEMBER_EXPORTED = (
+    "Đã ghi toàn bộ dữ liệu về {name} (#{id}) vào {path}. Tệp chứa dữ liệu cá nhân: "
+    "giữ kín, xóa khi không cần nữa."
+)
+CLI_FORGET_PREVIEW = (
+    "Sẽ xóa vĩnh viễn dữ liệu cá nhân của {name} (#{id}, {unit}): họ tên, số điện thoại, "
+    "chức vụ, {identities} tài khoản liên kết, nội dung {pledges} bản đăng ký và {assessments} "
+    "bản tự đánh giá, tin nhắn. Trạng thái và số liệu báo cáo vẫn giữ."
+)
+CLI_FORGET_LEAVES = (
+    "Đồng chí được ghi là đã thôi sinh hoạt (không còn tính vào số đảng viên của đơn vị); "
+    "thêm --keep-active nếu vẫn phải tính."
+)
+CLI_FORGET_STAYS = (
+    "Đồng chí vẫn được tính vào số đảng viên của đơn vị (--keep-active), dù không còn tên "
+    "và không nhận được tin nhắn."
+)
+CLI_FORGET_ASK = "Gõ «xoa» để xác nhận (không hoàn tác được): "
+CLI_FORGET_CANCELLED = "Không xóa gì. Thêm --yes để xóa mà không hỏi lại."
+CLI_FORGOTTEN = (
+    "Đã xóa dữ liệu cá nhân của đảng viên #{id} ({unit}), nay hiển thị là «{placeholder}»: "
+    "{identities} tài khoản, {roles} quyền, {invites} mã mời, {conversations} cuộc trò chuyện; "
+    "nội dung {pledges} bản đăng ký, {assessments} bản tự đánh giá, {deliveries} tin gửi đi, "
+    "{inbox} tin nhận được; che tên ở {mentions} dòng khác."
+)
+CLI_FORGET_NOTHING = "Đảng viên #{id} đã được xóa dữ liệu trước đây; không còn gì để xóa."
+CLI_FORGET_ROSTER_HINT = (
+    "Nhớ bỏ đồng chí khỏi tệp danh sách đảng viên: nếu không, lần nhập sau sẽ thêm lại như "
+    "một người mới."
+)
+CLI_BACKUP_DONE = (
+    "Đã sao lưu {db} vào {path} ({size} KB). Tệp chứa dữ liệu cá nhân: cất giữ cẩn thận."
+)
+CLI_BACKUP_NO_DB = "Không có cơ sở dữ liệu {path}: chưa có gì để sao lưu."
+CLI_BACKUP_FAILED = "Sao lưu không thành công: {error}"
+CLI_RESTORE_NOT_EMPTY = (
+    "Cơ sở dữ liệu {db} đang có dữ liệu ({members} đảng viên, {pledges} bản đăng ký). "
+    "Khôi phục sẽ thay toàn bộ bằng bản sao lưu: dừng bot, rồi chạy lại với --yes nếu chắc chắn."
+)
+CLI_RESTORE_BAD_FILE = (
+    "{path} không dùng được để khôi phục: {reason}. Cơ sở dữ liệu không thay đổi."
+)
+CLI_RESTORE_REASONS = {
+    "unreadable": "không đọc được tệp",
+    "not_sqlite": (
+        "không phải bản sao lưu SQLite (bản sao lưu PostgreSQL chỉ khôi phục vào PostgreSQL)"
+    ),
+    "not_pg": "không phải bản sao lưu PostgreSQL dạng pg_dump -Fc",
+    "corrupt": "tệp bị hỏng hoặc không đầy đủ",
+    "not_lamtheo": "không phải cơ sở dữ liệu của lamtheo",
+}
+CLI_RESTORE_FAILED = "Khôi phục không thành công: {error}. Cơ sở dữ liệu không thay đổi."
+CLI_RESTORED = (
+    "Đã khôi phục {db} từ {path} và cập nhật cấu trúc: {members} đảng viên, {pledges} bản "
+    "đăng ký, {assessments} bản tự đánh giá, {deliveries} tin gửi đi."
+)
+CLI_RESTORE_UPGRADE_FAILED = (
+    "Đã khôi phục {db} từ {path}, nhưng cập nhật cấu trúc không thành công: {error}. "
+    "Dữ liệu là của bản sao lưu, nhưng bot chưa chạy được cho tới khi cập nhật xong "
+    "(python -m bot db upgrade)."
+)
+CLI_RESTORE_FORGET_HINT = (
+    "Lưu ý: ai đã được xóa dữ liệu (python -m bot member forget) sau ngày sao lưu thì cần xóa lại."
+)
+CLI_PG_TOOL_MISSING = (
+    "Không tìm thấy chương trình {name} của PostgreSQL: cài gói postgresql-client, cùng phiên "
+    "bản với máy chủ hoặc mới hơn."
+)

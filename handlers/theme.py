@@ -246,7 +246,9 @@ async def plan_deadline_reminders(session: AsyncSession, now: datetime, settings
     """Remind members without a pledge before their theme's deadline (D-7, D-1 at 08:00; only
     the latest due one; idempotent through the dedupe key)."""
     planned = 0
-    themes = await session.scalars(select(Theme).where(Theme.deadline.is_not(None)))
+    themes = await session.scalars(
+        select(Theme).where(Theme.deadline.is_not(None), Theme.term.is_(False))
+    )
     for theme in list(themes):
         unit = await session.get(OrgUnit, theme.unit_id)
         if unit is None or unit.closed_at is not None or theme.deadline is None:

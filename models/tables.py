@@ -199,7 +199,7 @@ class JoinRequest(Base):
 
 
 class Theme(Base):
-    """The yearly theme (chuyên đề năm) a unit publishes for its subtree."""
+    """The yearly theme (chuyên đề năm), or the term-wide one, a unit publishes for its subtree."""
 
     __tablename__ = "themes"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -210,12 +210,14 @@ class Theme(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     link: Mapped[str | None] = mapped_column(String(500))
     deadline: Mapped[date | None] = mapped_column(Date)
-    # The term-wide theme (chuyên đề toàn khóa) this yearly one implements.
+    # A term-wide theme (chuyên đề toàn khóa, year..until_year) rather than a yearly one.
+    term: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The term-wide theme this yearly one implements.
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("themes.id"))
     created_by: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
     created_at: Mapped[datetime]
 
-    __table_args__ = (UniqueConstraint("unit_id", "year"),)
+    __table_args__ = (UniqueConstraint("unit_id", "year", "term"),)
 
 
 class Pledge(Base):

@@ -5,6 +5,7 @@ LAMTHEO_TEST_DBS=sqlite (or postgresql) narrows the run while developing; `make 
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -15,8 +16,32 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from models.db import create_engine, session_factory, upgrade
+from tests.fakes import telegram_api, zalo_bot_api
+from tests.support import platforms
+from tests.support.secrets_scan import Scanner, known
 
 DBS = [d for d in os.environ.get("LAMTHEO_TEST_DBS", "sqlite,postgresql").split(",") if d]
+SCANNER = Scanner()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Read every INFO+ log record of the suite for secrets (see tests/support/secrets_scan)."""
+    root = logging.getLogger()
+    root.addHandler(SCANNER)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    known(
+        telegram_api.DEFAULT_TOKEN,
+        zalo_bot_api.DEFAULT_TOKEN,
+        platforms.TELEGRAM_SECRET,
+        platforms.ZALO_BOT_SECRET,
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if SCANNER.leaks:
+        print(f"\n{len(SCANNER.leaks)} log lines carried a secret:", *SCANNER.leaks[:20], sep="\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -137,6 +137,15 @@ def test_import_invites_and_theme(tmp_path: Path) -> None:
         "2026-03-31",
     )
     assert theme.returncode == 0 and "Tự lực, tự cường" in theme.stdout
+    # The term-wide theme takes the yearly themes of its years below it.
+    province = ["theme", "set", "--unit", "Đảng bộ xã Hưng Bình", "--year", "2026"]
+    no_end = run(tmp_path, *province, "--title", "Toàn khóa", "--term")
+    assert no_end.returncode == 1 and "--until-year" in no_end.stderr
+    term = run(tmp_path, *province, "--title", "Toàn khóa", "--term", "--until-year", "2030")
+    assert term.returncode == 0, term.stderr
+    assert "chuyên đề toàn khóa 2026–2030" in term.stdout
+    again = run(tmp_path, *province, "--title", "Tự lực, tự cường (sửa)")
+    assert "Thuộc chuyên đề toàn khóa: Toàn khóa" in again.stdout
     bad_date = run(
         tmp_path,
         "theme",

@@ -151,6 +151,15 @@ async def test_full_pledge_journey_with_return_fix_and_approval(world: World) ->
             now=h.clock(),
             summary="Khát vọng phát triển đất nước phồn vinh, hạnh phúc",
         )
+        await set_theme(
+            s,
+            unit,
+            year=2026,
+            until_year=2030,
+            title="Xây dựng Đảng trong sạch, vững mạnh",
+            now=h.clock(),
+            term=True,
+        )
     await link(world, "sec", "Trần Văn Thắng")
     await link(world, "dep", "Nguyễn Văn Hùng")
     await link(world, "m", "Hoàng Văn Sơn")
@@ -158,6 +167,11 @@ async def test_full_pledge_journey_with_return_fix_and_approval(world: World) ->
     replies = await h.say("m", "/DangKy")
     text = text_of(replies)
     assert "Bước 1/5" in text and "Chuyên đề năm 2026: <b>Tự lực, tự cường</b>" in text
+    # The term-wide theme is named, above the yearly one and among the study choices.
+    assert "Chuyên đề toàn khóa: <b>Xây dựng Đảng trong sạch, vững mạnh</b>" in text
+    labels = [c.label for c in h.last("m").choices]
+    assert "Chuyên đề toàn khóa: Xây dựng Đảng trong sạch, vững mạnh" in labels
+    assert texts.STUDY_STANDARD_OPTIONS[0] not in labels
     await h.press("m", "Chuyên đề năm 2026")
     await h.press("m", "Quy định 144")
     await h.say("m", "tiep tuc")  # typed, without diacritics
@@ -374,8 +388,10 @@ async def test_help_depends_on_role_and_a_command_mid_flow_keeps_the_flow(world:
     h = world.h
     await link(world, "sec", "Trần Văn Thắng")
     await link(world, "m", "Hoàng Văn Sơn")
-    assert "/chibo" in text_of(await h.say("sec", "/trogiup"))
-    assert "/chibo" not in text_of(await h.say("m", "/TROGIUP"))
+    assert "/kehoach" in text_of(await h.say("sec", "/trogiup"))
+    member_help = text_of(await h.say("m", "/TROGIUP"))
+    assert "/kehoach" not in member_help and "/dienhinh" not in member_help
+    assert "/tongketnam" in member_help
     await h.say("m", "/dangky")
     replies = await h.say("m", "/camket")
     text = text_of(replies)
@@ -403,7 +419,9 @@ async def test_secretary_overview_lists_pending_and_missing(world: World) -> Non
     assert "Bản đăng ký chờ duyệt" in h.last("sec").text
     await h.press("sec", "Duyệt")
     assert "Đã duyệt" in h.last("sec").text
-    assert texts.CHIBO_NOT_SECRETARY in text_of(await h.say("m", "/chibo"))
+    # A member's /chibo shows the chi bộ's collective plan (none yet), not the overview.
+    member_view = text_of(await h.say("m", "/chibo"))
+    assert "chưa có kế hoạch tập thể" in member_view and "Đã đăng ký" not in member_view
 
 
 async def test_deadline_typed_in_words_and_dates(world: World) -> None:

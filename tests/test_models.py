@@ -44,6 +44,30 @@ async def test_themes_are_inherited_from_the_nearest_ancestor(
         assert await find_unit(s, "Đảng bộ xã B") is None  # paths start at the root
 
 
+async def test_a_term_wide_theme_sits_beside_the_yearly_ones_and_adopts_them(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as s, s.begin():
+        province = await ensure_unit(s, "Tỉnh ủy A", NOW)
+        commune = await ensure_unit(s, "Tỉnh ủy A/Đảng bộ xã B", NOW)
+        cell = await ensure_unit(s, "Tỉnh ủy A/Đảng bộ xã B/Chi bộ 1", NOW)
+        early = await set_theme(s, commune, year=2026, title="Năm 2026 của xã", now=NOW)
+        outside = await set_theme(s, commune, year=2031, title="Năm 2031", now=NOW)
+        term = await set_theme(
+            s, province, year=2026, until_year=2030, title="Toàn khóa", now=NOW, term=True
+        )
+        # The same unit and year may hold both kinds; a yearly theme published later hangs
+        # under the term theme too.
+        yearly = await set_theme(s, province, year=2026, title="Năm 2026 của tỉnh", now=NOW)
+        assert early.parent_id == term.id and yearly.parent_id == term.id
+        assert outside.parent_id is None
+        found = await theme_for(s, cell, 2026)
+        assert found is not None and found.id == early.id  # never the term theme
+        found = await theme_for(s, cell, 2029, term=True)
+        assert found is not None and found.id == term.id
+        assert await theme_for(s, cell, 2029) is None
+
+
 async def test_invites_are_reused_until_expiry_and_lockout_window(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:

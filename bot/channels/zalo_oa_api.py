@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import aiohttp
 
+from bot import logs
+
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
@@ -184,6 +186,7 @@ class ZaloOAClient:
     def _remember(self, tokens: OATokens) -> None:
         self._recent.append(tokens.access_token)
         self._recent.append(tokens.refresh_token)
+        logs.protect([tokens.access_token, tokens.refresh_token])
 
     async def _exchange(self, refresh_token: str) -> OATokens:
         """One refresh_token grant. Never sends the same refresh token twice."""

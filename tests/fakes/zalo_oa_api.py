@@ -42,6 +42,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
+from tests.support.secrets_scan import known
+
 JSON = dict[str, Any]
 T = TypeVar("T")
 Handler = Callable[[JSON], JSON]
@@ -185,6 +187,7 @@ class FakeZaloOA:
         self.templates: dict[str, list[str]] = dict(templates or {})
         self.now = datetime.now(UTC).replace(microsecond=0)  # the fake clock; settable
         self.initial_refresh_token = "rt0-" + secrets.token_urlsafe(24)
+        known(self.app_secret, self.oa_secret_key, self.initial_refresh_token)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._port = 0
@@ -629,6 +632,7 @@ class FakeZaloOA:
             return web.json_response({"error": err.code, "error_description": err.message})
         access = "at-" + secrets.token_urlsafe(32)
         refresh = "rt-" + secrets.token_urlsafe(32)
+        known(access, refresh)
         if not self.old_access_tokens_valid:
             self._access.clear()
         self._access[access] = self.now + timedelta(seconds=self.expires_in)
