@@ -11,7 +11,7 @@ from handlers import texts
 from handlers.engine import Ctx, action, command
 from handlers.messages import Choice, Reply
 from handlers.text import fmt
-from models import invites, routing
+from models import audit, invites, routing
 from models.tables import Member
 
 
@@ -64,6 +64,7 @@ async def kenh(ctx: Ctx, args: str) -> None:
 @action("kenh")
 async def prefer(ctx: Ctx, channel: str) -> None:
     if ctx.member is None:
+        audit.record(ctx.session, action="not_linked", now=ctx.now, refused=True, command="kenh")
         ctx.reply(texts.NOT_LINKED)
         return
     accounts = (await routing.identities(ctx.session, [ctx.member.id]))[ctx.member.id]

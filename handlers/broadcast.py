@@ -169,11 +169,11 @@ def render_progress(broadcast: Broadcast, state: broadcasts.Progress) -> dict[st
 async def resend_action(ctx: Ctx, args: str) -> None:
     """!bcr:<broadcast id>: queue a finished broadcast's failed sends again."""
     broadcast = await ctx.session.get(Broadcast, int(args)) if args.isdigit() else None
-    if broadcast is None or ctx.member is None:
+    if broadcast is None:
         ctx.reply(texts.STALE_BUTTON)
         return
     unit = await unit_from(ctx, str(broadcast.unit_id), access.PUBLISH, action="broadcast_resend")
-    if unit is None:
+    if unit is None or ctx.member is None:
         return
     n = await broadcasts.resend_failed(ctx.session, broadcast, ctx.now)
     audit.record(

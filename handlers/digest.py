@@ -13,6 +13,7 @@ from handlers.engine import Ctx, action
 from handlers.messages import Choice, Reply
 from handlers.reminders import plan_to_member, reminded_today, template_fields
 from handlers.schedule import Meeting, ReminderRule
+from handlers.scopes import refuse
 from handlers.text import Html, fmt, number_vi, percent_vi
 from models import periods as pm
 from models import pledges as store
@@ -161,7 +162,7 @@ async def _unit_for_secretary(ctx: Ctx, args: str) -> tuple[pm.Calendar, Meeting
         or ctx.member is None
         or not await has_role(ctx.session, ctx.member.id, unit, ("secretary", "deputy", "observer"))
     ):
-        ctx.reply(texts.NOT_ALLOWED)
+        refuse(ctx, "refused:digest", texts.NOT_ALLOWED, unit_id=unit.id if unit else None)
         return None
     cal = await pm.calendar_of(ctx.session, unit)
     meeting = cal.meeting(period) if cal else None

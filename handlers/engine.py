@@ -26,7 +26,7 @@ from handlers import texts
 from handlers.messages import Choice, Incoming, Reply
 from handlers.settings import Settings
 from handlers.text import Html, clean, fold
-from models import conversations
+from models import audit, conversations
 from models.tables import Conversation, Member
 
 log = logging.getLogger(__name__)
@@ -303,6 +303,8 @@ async def run_command(ctx: Ctx, name: str, args: str) -> None:
         ctx.reply(texts.UNKNOWN_COMMAND)
         return
     if cmd.needs_member and ctx.member is None:
+        # Refused like any attempt without the right, and kept (no personal data: not linked).
+        audit.record(ctx.session, action="not_linked", now=ctx.now, refused=True, command=name)
         ctx.reply(texts.NOT_LINKED)
         return
     in_flow = _current_step(ctx) is not None

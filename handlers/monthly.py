@@ -49,6 +49,7 @@ from handlers.schedule import (
     parse_time,
     shift_period,
 )
+from handlers.scopes import refuse
 from handlers.text import Html, esc, fmt
 from models import audit
 from models import periods as pm
@@ -112,7 +113,7 @@ async def lichhop(ctx: Ctx, args: str) -> None:
     assert ctx.member is not None
     unit = _unit(ctx)
     if not await has_role(ctx.session, ctx.member.id, unit, ("secretary", "deputy")):
-        ctx.reply(texts.SCHEDULE_NOT_SECRETARY)
+        refuse(ctx, "schedule", texts.SCHEDULE_NOT_SECRETARY, unit_id=unit.id)
         return
     ctx.start_flow("schedule", {"unit_id": unit.id})
     await ctx.goto("menu")

@@ -36,6 +36,7 @@ from handlers.engine import (
 )
 from handlers.help import menu_for, send_menu
 from handlers.messages import Choice, Reply
+from handlers.scopes import refuse
 from handlers.text import Html, fmt, fold
 from models import audit, conversations, invites
 from models.people import approvers, find_by_name, has_role, identity_for, link_identity
@@ -247,14 +248,7 @@ async def _decide_join(ctx: Ctx, args: str, *, accept: bool) -> None:
     if ctx.member is None or not await has_role(
         ctx.session, ctx.member.id, unit, ("secretary", "deputy")
     ):
-        audit.record(
-            ctx.session,
-            action="refused:join_decide",
-            now=ctx.now,
-            member_id=ctx.member.id if ctx.member else None,
-            request=request.id,
-        )
-        ctx.reply(texts.NOT_ALLOWED)
+        refuse(ctx, "refused:join_decide", texts.NOT_ALLOWED, unit_id=unit.id, request=request.id)
         return
     if request.status != "pending":
         ctx.reply(texts.JOIN_ALREADY_DECIDED)

@@ -35,6 +35,7 @@ from handlers import deadlines, texts
 from handlers.common import local_now, pledge_year
 from handlers.engine import Answer, Ctx, Flow, Step, action, command, flow
 from handlers.messages import Choice, Reply
+from handlers.scopes import refuse
 from handlers.text import Html, esc, fmt, short
 from handlers.vagueness import example_for, vagueness
 from models import audit
@@ -623,14 +624,7 @@ async def _pledge_for_decision(ctx: Ctx, args: str) -> tuple[Pledge, Member] | N
         and await has_role(ctx.session, actor.id, unit, ("secretary", "deputy"))
     )
     if not allowed:
-        audit.record(
-            ctx.session,
-            action="refused:pledge_decide",
-            now=ctx.now,
-            member_id=actor.id if actor else None,
-            pledge=pledge.id,
-        )
-        ctx.reply(texts.NOT_ALLOWED)
+        refuse(ctx, "refused:pledge_decide", texts.NOT_ALLOWED, unit_id=unit.id, pledge=pledge.id)
         return None
     if pledge.status != store.PENDING:
         ctx.reply(texts.PLEDGE_ALREADY_DECIDED.format(status=texts.STATUS[pledge.status]))

@@ -28,6 +28,7 @@ from handlers.common import month_label, when
 from handlers.engine import Answer, Ctx, Flow, Step, action, command, flow
 from handlers.messages import Choice, Reply
 from handlers.schedule import Meeting, shift_period
+from handlers.scopes import refuse
 from handlers.text import Html, fmt
 from models import audit
 from models import periods as pm
@@ -98,14 +99,7 @@ async def _secretary_of(ctx: Ctx, unit: OrgUnit) -> bool:
         ctx.session, ctx.member.id, unit, ("secretary", "deputy")
     )
     if not allowed:
-        audit.record(
-            ctx.session,
-            action="refused:review",
-            now=ctx.now,
-            member_id=ctx.member.id if ctx.member else None,
-            unit=unit.id,
-        )
-        ctx.reply(texts.NOT_ALLOWED)
+        refuse(ctx, "refused:review", texts.NOT_ALLOWED, unit_id=unit.id)
     return allowed
 
 
@@ -116,6 +110,9 @@ async def _decide_excuse(ctx: Ctx, args: str, *, approve: bool) -> None:
         ctx.reply(texts.STALE_BUTTON)
         return
     if not await _secretary_of(ctx, member.unit) or ctx.member is None:
+        return
+    if ctx.member.id == member.id:  # one's own absence is for the deputy (or an admin) to decide
+        refuse(ctx, "refused:review", texts.NOT_ALLOWED, unit_id=member.unit_id, subject=member.id)
         return
     status = "approved" if approve else "rejected"
     if mark.excuse != "requested":

@@ -7,6 +7,7 @@ button is refused (and the refusal audited) like any other attempt without the r
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from sqlalchemy import select
 
@@ -37,7 +38,11 @@ async def units_for(ctx: Ctx, roles: tuple[str, ...]) -> list[OrgUnit]:
 async def unit_from(ctx: Ctx, arg: str, roles: tuple[str, ...], *, action: str) -> OrgUnit | None:
     """The unit a button names, if the member may do action there; else a reply and None."""
     unit = await ctx.session.get(OrgUnit, int(arg)) if arg.isdigit() else None
-    if unit is None or unit.closed_at is not None or ctx.member is None:
+    if unit is None or unit.closed_at is not None:
+        ctx.reply(texts.STALE_BUTTON)
+        return None
+    if ctx.member is None:  # a button pressed from an account not linked to anyone
+        audit.record(ctx.session, action=action, now=ctx.now, unit_id=unit.id, refused=True)
         ctx.reply(texts.STALE_BUTTON)
         return None
     if not await access.check(ctx.session, ctx.member, unit, roles, action=action, now=ctx.now):
@@ -55,10 +60,25 @@ async def children(ctx: Ctx, unit: OrgUnit) -> list[OrgUnit]:
     return list(await ctx.session.scalars(stmt))
 
 
-def refuse(ctx: Ctx, action: str, message: str = texts.NO_ADMIN_SCOPE) -> None:
-    """Someone without any right for this command tried it: say so, and keep a record."""
+def refuse(
+    ctx: Ctx,
+    action: str,
+    message: str = texts.NO_ADMIN_SCOPE,
+    *,
+    unit_id: int | None = None,
+    **detail: Any,
+) -> None:
+    """Someone without the right for this tried it: say so, and keep a record."""
     member_id = ctx.member.id if ctx.member is not None else None
-    audit.record(ctx.session, action=action, now=ctx.now, member_id=member_id, refused=True)
+    audit.record(
+        ctx.session,
+        action=action,
+        now=ctx.now,
+        member_id=member_id,
+        unit_id=unit_id,
+        refused=True,
+        **detail,
+    )
     ctx.reply(message)
 
 

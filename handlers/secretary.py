@@ -10,6 +10,7 @@ from handlers.common import pledge_year
 from handlers.engine import Ctx, action, command
 from handlers.messages import Choice
 from handlers.onboarding import join_request_reply
+from handlers.scopes import refuse
 from handlers.text import fmt
 from handlers.unit_plan import plan_line, show_plan
 from models import pledges as store
@@ -142,7 +143,7 @@ async def view_join(ctx: Ctx, args: str) -> None:
     if ctx.member is None or not await has_role(
         ctx.session, ctx.member.id, unit, ("secretary", "deputy")
     ):
-        ctx.reply(texts.NOT_ALLOWED)
+        refuse(ctx, "refused:join_view", texts.NOT_ALLOWED, unit_id=unit.id, request=request.id)
         return
     reply = await join_request_reply(ctx, request)
     ctx.reply(reply.text, reply.choices, reply.row_width)
