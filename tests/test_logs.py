@@ -72,3 +72,15 @@ def test_the_scanner_reports_a_secret_that_was_not_redacted() -> None:
     logger.info("an ordinary line")
     assert scanner.records == 2 and len(scanner.leaks) == 1
     assert "«SECRET»" in scanner.leaks[0] and "lamtheo.test.scanner" in scanner.leaks[0]
+
+
+def test_a_channel_built_on_its_own_protects_its_token() -> None:
+    """Not only the App: a channel (or client) used alone, as a test or a tool does."""
+    from bot.channels.telegram import TelegramChannel
+    from bot.config import TelegramConfig
+
+    TelegramChannel(TelegramConfig(token="777:standalone-channel-token"))
+    assert (
+        logs.redact("POST /bot777:standalone-channel-token/getMe")
+        == f"POST /bot{logs.REDACTED}/getMe"
+    )

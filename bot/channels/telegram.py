@@ -20,6 +20,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 from telegram.ext import AIORateLimiter, ExtBot
 from telegram.request import HTTPXRequest
 
+from bot import logs
 from bot.channels.base import DeliveryError
 from bot.channels.split import split_text
 from bot.config import TelegramConfig
@@ -78,6 +79,7 @@ class TelegramChannel:
     def __init__(self, config: TelegramConfig, *, base_file_url: str | None = None) -> None:
         assert config.token
         self.config = config
+        logs.protect([config.token, config.webhook_secret])  # the token sits in every URL
         base = config.base_url.rstrip("/")
         self.bot = ExtBot(
             config.token,

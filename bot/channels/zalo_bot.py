@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from bot import logs
 from bot.channels import plain
 from bot.channels.base import DeliveryError
 from bot.channels.split import split_text
@@ -75,6 +76,7 @@ class ZaloBotChannel:
     def __init__(self, config: ZaloBotConfig, usage: UsageMeter) -> None:
         assert config.token
         self.config, self.usage = config, usage
+        logs.protect([config.token, config.webhook_secret])
         self._client: ZaloBotClient | None = None
 
     @property

@@ -19,6 +19,8 @@ from urllib.parse import quote
 
 import aiohttp
 
+from bot import logs
+
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://bot-api.zaloplatforms.com"
@@ -121,6 +123,7 @@ class ZaloBotClient:
     ) -> None:
         self._session = session
         self._token = token
+        logs.protect([token])  # it sits in every URL
         self._base_url = base_url.rstrip("/")
         self._request_timeout = request_timeout
 

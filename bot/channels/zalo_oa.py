@@ -27,6 +27,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot import logs
 from bot.channels import plain
 from bot.channels.base import DeliveryError
 from bot.channels.split import split_text
@@ -147,6 +148,7 @@ class ZaloOAChannel:
     ) -> None:
         assert config.enabled and config.app_secret and config.oa_secret_key
         self.config, self.usage, self.clock = config, usage, clock
+        logs.protect([config.app_secret, config.oa_secret_key, config.refresh_token])
         self.tokens = DbTokenStore(
             sessions, config.app_id, clock, timedelta(hours=config.refresh_margin_hours)
         )

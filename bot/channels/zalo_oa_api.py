@@ -135,6 +135,7 @@ class ZaloOAClient:
         self._session = session
         self._app_id = app_id
         self._app_secret = app_secret
+        logs.protect([app_secret])
         self._store = store
         self._oauth_url = oauth_url.rstrip("/")
         self._api_url = api_url.rstrip("/")
