@@ -10,7 +10,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import texts
-from models import access
+from models import access, unit_plans
 from models.orgs import find_unit
 from models.tables import AuditLog, Member, Nomination, Role, UnitPlan
 from tests.support.harness import Clock, text_of
@@ -202,3 +202,29 @@ async def test_an_admin_chooses_the_unit_and_registered_models_are_shown(
     await h.press("admin", "Lưu kế hoạch")
     assert await stored(sessions) is not None
     assert "Tiếng loa an ninh" in text_of(await h.say("m", "/chibo"))
+
+
+async def test_in_december_members_still_read_this_years_plan_until_next_years_exists(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # 10 December 2026: pledges (and /kehoach) are for 2027 from December on.
+    w = await make_world(sessions, Clock(datetime(2026, 12, 10, 3, 0, tzinfo=UTC)))
+    await link(w, "m", MEMBER)
+    async with sessions() as s, s.begin():
+        unit = await find_unit(s, THON2)
+        assert unit is not None
+        items = [{"action": "Trồng 50 cây xanh", "result": "50 cây", "deadline": "Q1"}]
+        await unit_plans.save(
+            s, unit, 2026, items=items, standards=["Đúng hẹn"], by=None, now=START
+        )
+    seen = text_of(await w.h.say("m", "/chibo"))
+    assert "năm 2026" in seen and "Trồng 50 cây xanh" in seen
+    async with sessions() as s, s.begin():
+        unit = await find_unit(s, THON2)
+        assert unit is not None
+        items = [{"action": "Sửa nhà văn hóa thôn", "result": "xong", "deadline": "Q2"}]
+        await unit_plans.save(
+            s, unit, 2027, items=items, standards=["Đúng hẹn"], by=None, now=START
+        )
+    seen = text_of(await w.h.say("m", "/chibo"))
+    assert "năm 2027" in seen and "Sửa nhà văn hóa thôn" in seen and "Trồng" not in seen
