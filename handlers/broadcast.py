@@ -50,16 +50,23 @@ async def _prompt_link(ctx: Ctx) -> None:
 
 
 async def _answer_link(ctx: Ctx, answer: Answer) -> None:
-    if answer.value == "none":
+    if await take_link(ctx, answer, none_value="none"):
+        await ctx.goto("unit")
+
+
+async def take_link(ctx: Ctx, answer: Answer, *, none_value: str) -> bool:
+    """An optional link step (here and in /chuyende): keep ctx.data["link"], None when the
+    no-link button was pressed; anything but a link is explained and asked again (False)."""
+    if answer.value == none_value:
         ctx.data["link"] = None
     elif is_link(answer.text):
         ctx.data["link"] = answer.text
     else:
         ctx.reply(texts.BROADCAST_BAD_LINK)
-        await ctx.goto("link")
-        return
+        await ctx.goto(ctx.conv.step or "link")
+        return False
     ctx.touch_data()
-    await ctx.goto("unit")
+    return True
 
 
 async def _prompt_unit(ctx: Ctx) -> None:

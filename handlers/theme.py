@@ -14,13 +14,14 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers import texts
+from handlers.broadcast import take_link
 from handlers.common import local_now
 from handlers.engine import Answer, Ctx, Flow, Step, action, command, flow
 from handlers.messages import Choice, Reply
 from handlers.reminders import plan_to_member
 from handlers.scopes import pick_unit, refuse, unit_from, unit_options, units_for
 from handlers.settings import Settings
-from handlers.text import esc, fmt, is_link
+from handlers.text import esc, fmt
 from models import access, audit
 from models.tables import Member, OrgUnit, Pledge, Theme
 from models.themes import set_theme, theme_for
@@ -97,16 +98,8 @@ async def _prompt_link(ctx: Ctx) -> None:
 
 
 async def _answer_link(ctx: Ctx, answer: Answer) -> None:
-    if answer.value == "skip":
-        ctx.data["link"] = None
-    elif is_link(answer.text):
-        ctx.data["link"] = answer.text
-    else:
-        ctx.reply(texts.BROADCAST_BAD_LINK)
-        await ctx.goto("link")
-        return
-    ctx.touch_data()
-    await ctx.goto("deadline")
+    if await take_link(ctx, answer, none_value="skip"):
+        await ctx.goto("deadline")
 
 
 async def _prompt_deadline(ctx: Ctx) -> None:

@@ -44,6 +44,7 @@ async def publish(w: World) -> None:
     await h.press("admin", "2026")
     await h.say("admin", "Học tập và làm theo Bác về <tự lực> & tự cường")
     await h.press("admin", "Bỏ qua")  # summary
+    assert texts.BROADCAST_BAD_LINK in text_of(await h.say("admin", "tuyengiao.example.vn/cd"))
     await h.say("admin", "https://tuyengiao.example.vn/chuyen-de-2026")
     replies = await h.say("admin", "30/11/2026")
     assert "Học tập và làm theo Bác về &lt;tự lực&gt; &amp; tự cường" in text_of(replies)
@@ -139,6 +140,7 @@ async def test_failed_broadcast_sends_are_resent_with_one_tap(
     notice = "Họp chi bộ mở rộng ngày 5/12. " + "Nội dung chuẩn bị: báo cáo tổng kết. " * 40
     assert 1000 < len(notice.strip()) <= 3500
     await h.say("admin", notice)
+    assert texts.BROADCAST_BAD_LINK in text_of(await h.say("admin", "xem tài liệu ở xã"))
     await h.press("admin", "Không kèm")
     await h.press("admin", DANG_BO)
     await h.press("admin", "Gửi")
