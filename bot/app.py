@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot import inbox, logs
+from bot import inbox, leader, logs
 from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.zalo_bot import ZaloBotChannel
@@ -20,6 +20,7 @@ from bot.channels.zalo_oa import ZaloOAChannel
 from bot.config import Config
 from bot.outbox import DeliveryWorker
 from bot.scheduler import Scheduler
+from bot.throttle import throttle_for
 from bot.usage import UsageMeter
 from handlers.messages import Incoming
 from models.db import create_engine, session_factory, utcnow
@@ -64,10 +65,22 @@ class App:
         self.inbox = inbox.InboxWorker(
             self.sessions, config.settings, clock, on_planned=self.delivery.kick
         )
+        self.throttle = throttle_for(config.settings)  # flooding chats: stored, not processed
         self.scheduler = Scheduler(
             self.sessions, config.settings, clock, on_planned=self.delivery.kick
         )
+        holder = leader.holder_name()
+        self.leadership = leader.Leadership(
+            leader.claim_for(
+                config.database_url, self.sessions, clock, holder, config.lease_seconds
+            ),
+            holder=holder,
+            lease_seconds=config.lease_seconds,
+            on_elected=self._lead,
+            on_deposed=self._follow,
+        )
         self._tasks: list[asyncio.Task[None]] = []
+        self._led: list[asyncio.Task[None]] = []  # only while this process leads
         self._runner: web.AppRunner | None = None
         self.http: aiohttp.ClientSession | None = None  # shared by the Zalo clients
 
@@ -75,34 +88,47 @@ class App:
         self.channels[channel.name] = channel
 
     async def store(self, inc: Incoming, update_key: str) -> bool:
-        return await inbox.store(self.sessions, inc, update_key=update_key, now=self.clock())
+        return await inbox.store(
+            self.sessions, inc, update_key=update_key, now=self.clock(), throttle=self.throttle
+        )
 
     async def start(self) -> None:
-        """Start receiving and sending. Pending work left by a previous run is picked up."""
+        """Start receiving; lead (poll, process, plan, send) once this process holds the lease.
+        Pending work left by a previous run is picked up by whichever process leads."""
         self.http = aiohttp.ClientSession()
         routes: dict[str, Any] = {}
         if self.telegram is not None:
             await self.telegram.start()
             if self.config.telegram.mode == "webhook":
                 routes["/telegram"] = self.telegram.webhook_handler(self.store, self.inbox.kick)
-            else:
-                self._spawn(self.telegram.poll(self.store, self.inbox.kick))
         if self.zalo_bot is not None:
             await self.zalo_bot.start(self.http)
             if self.config.zalo_bot.mode == "webhook":
                 routes["/zalo-bot"] = self.zalo_bot.webhook_handler(self.store, self.inbox.kick)
-            else:
-                self._spawn(self.zalo_bot.poll(self.store, self.inbox.kick))
         if self.zalo_oa is not None:
             await self.zalo_oa.start(self.http)
             routes["/zalo-oa"] = self.zalo_oa.webhook_handler(self.store, self.inbox.kick)
         if routes:
             await self._start_web(routes)
-        self._spawn(self.inbox.run())
-        self._spawn(self.delivery.run())
-        self._spawn(self._housekeeping())
-        self._spawn(self._broadcast_progress())
-        self.scheduler.start()
+        self.scheduler.start(paused=True)
+        self._spawn(self.leadership.run())
+
+    async def _lead(self) -> None:
+        """Elected: the work only one process may do at a time."""
+        if self.telegram is not None and self.config.telegram.mode == "polling":
+            self._spawn_led(self.telegram.poll(self.store, self.inbox.kick))
+        if self.zalo_bot is not None and self.config.zalo_bot.mode == "polling":
+            self._spawn_led(self.zalo_bot.poll(self.store, self.inbox.kick))
+        self._spawn_led(self.inbox.run())
+        self._spawn_led(self.delivery.run())
+        self._spawn_led(self._housekeeping())
+        self._spawn_led(self._broadcast_progress())
+        self.scheduler.resume()
+
+    async def _follow(self) -> None:
+        """Deposed: stop that work (sends already started are finished and recorded)."""
+        self.scheduler.pause()
+        await _cancel(self._led)
 
     async def _housekeeping(self) -> None:
         while True:
@@ -142,10 +168,13 @@ class App:
                 log.exception("broadcast progress failed; trying again later")
             await asyncio.sleep(BROADCAST_POLL_SECONDS)
 
-    def _spawn(self, coro: object) -> None:
+    def _spawn(self, coro: object, into: list[asyncio.Task[None]] | None = None) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coro)  # type: ignore[arg-type]
         task.add_done_callback(_log_crash)
-        self._tasks.append(task)
+        (self._tasks if into is None else into).append(task)
+
+    def _spawn_led(self, coro: object) -> None:
+        self._spawn(coro, self._led)
 
     async def _start_web(self, routes: dict[str, Any]) -> None:
         app = web.Application(client_max_size=1024 * 1024)
@@ -160,12 +189,8 @@ class App:
 
     async def stop(self) -> None:
         self.scheduler.stop()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await _cancel(self._led)
+        await _cancel(self._tasks)  # the leadership last: it gives the lease up
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -181,6 +206,15 @@ class App:
 
 async def _health(_: web.Request) -> web.Response:
     return web.Response(text="ok")
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    tasks.clear()
 
 
 def _log_crash(task: asyncio.Task[None]) -> None:

@@ -622,6 +622,7 @@ def cmd_outbox_status(config: Config, args: argparse.Namespace) -> None:
 
 
 async def _outbox_status(config: Config) -> None:
+    from bot import inbox
     from bot.outbox import render_status, status_counts
     from bot.usage import UsageMeter, render_usage, usage_rows
 
@@ -635,6 +636,7 @@ async def _outbox_status(config: Config) -> None:
         )
         if usage:
             print(usage)
+        print(inbox.render_status(await inbox.status_counts(sessions)))
     finally:
         await engine.dispose()
 

@@ -97,6 +97,7 @@ class Config:
     port: int = 8080
     log_level: str = "INFO"
     settings: Settings = field(default_factory=Settings)
+    lease_seconds: float = 15.0  # see bot/leader.py
 
 
 class _Reader:
@@ -200,6 +201,8 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         lockout_minutes=r.positive("security", "lockout_minutes", 30),
         max_item_chars=r.positive("limits", "max_item_chars", 500),
         max_field_chars=r.positive("limits", "max_field_chars", 1000),
+        flood_burst=_at_least_zero(r, "limits", "flood_burst", 10),
+        flood_per_second=_above_zero(r, "limits", "flood_per_second", 1.0),
         next_year_from_month=month,
         reminders=reminders,
         routes=routes,
@@ -221,7 +224,29 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         port=r.get("server", "port", int, 8080),
         log_level=level,
         settings=settings,
+        lease_seconds=_lease_seconds(r),
     )
+
+
+def _lease_seconds(r: _Reader) -> float:
+    seconds: float = r.get("process", "lease_seconds", float, 15.0)
+    if not 1 <= seconds <= 600:
+        raise ConfigError(f"{r.path.name}: [process] lease_seconds phải từ 1 đến 600")
+    return seconds
+
+
+def _at_least_zero(r: _Reader, table: str, key: str, default: int) -> int:
+    value: int = r.get(table, key, int, default)
+    if value < 0:
+        raise ConfigError(f"{r.path.name}: [{table}] {key} không được âm (đang là {value})")
+    return value
+
+
+def _above_zero(r: _Reader, table: str, key: str, default: float) -> float:
+    value: float = r.get(table, key, float, default)
+    if value <= 0:
+        raise ConfigError(f"{r.path.name}: [{table}] {key} phải lớn hơn 0 (đang là {value})")
+    return value
 
 
 def _export_template(r: _Reader, chosen: Path) -> Path | None:

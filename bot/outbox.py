@@ -23,7 +23,7 @@ stateDiagram-v2
 - **Limits.** At most `max_in_flight` sends at once; consecutive messages to one chat at least
   `per_chat_interval` seconds apart (one value, or one per channel; Telegram: about one per
   second per chat; the first goes at once; acks of button presses are not paced). The channel
-  paces the overall rate (Telegram: PTB's AIORateLimiter, ~30/s). The per-chat pacing is per
+  paces the overall rate (Telegram: bot.channels.pacer, ~30/s). The per-chat pacing is per
   worker process: two workers may each send to one chat within the interval (a 429 then, which
   is honoured like any other).
 - **Claiming.** pending → sending with `claimed_by` (a uuid per worker) and `claimed_at`, in a
@@ -56,7 +56,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Table, and_, case, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Channel, DeliveryError
+from bot.channels.base import Channel, DeliveryError, delivery_id
 from bot.worker import Worker
 from handlers import texts
 from handlers.text import number_vi
@@ -333,6 +333,7 @@ class DeliveryWorker(Worker):
             return await self._settle(claimed, "expired")
         error: DeliveryError | None = None
         sent_ref: str | None = None
+        delivery_id.set(claimed.id)  # this task's own context: the channel may log it
         try:
             sent_ref = await self.channels[claimed.channel].deliver(
                 claimed.chat_id, claimed.kind, claimed.payload

@@ -72,8 +72,16 @@ class Scheduler:
             self.on_planned()
         return planned
 
-    def start(self) -> None:
-        self._scheduler.start()
+    def start(self, *, paused: bool = False) -> None:
+        self._scheduler.start(paused=paused)
+
+    def pause(self) -> None:
+        """Only the leading process plans (bot/leader.py)."""
+        self._scheduler.pause()
+
+    def resume(self) -> None:
+        """Due ticks missed while paused run once now (coalesced): planning catches up."""
+        self._scheduler.resume()
 
     def stop(self) -> None:
         self._scheduler.shutdown(wait=False)

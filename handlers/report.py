@@ -11,6 +11,7 @@ from handlers.engine import Ctx, action, command
 from handlers.messages import Choice, Reply
 from handlers.schedule import shift_period
 from handlers.scopes import PERIOD, refuse, unit_from, units_for
+from handlers.text import fmt
 from models import access, audit
 from models.reports import build_report, default_period
 from models.tables import OrgUnit
@@ -56,7 +57,7 @@ async def spreadsheet_action(ctx: Ctx, args: str) -> None:
         return
     report = await build_report(ctx.session, unit, year=int(period[:4]), period=period)
     _audit(ctx, unit, "report_file", period)
-    reply = Reply(texts.REPORT_FILE_SENT.format(unit=unit.name))
+    reply = Reply(fmt(texts.REPORT_FILE_SENT, unit=unit.name))
     ctx.send(reply.attach(report_filename(report, "xlsx"), to_xlsx(report)))
 
 

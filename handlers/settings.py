@@ -18,6 +18,10 @@ class Settings:
     lockout_minutes: int = 30  # ... lock the chat out for this long
     max_item_chars: int = 500  # one pledge item or shortcoming
     max_field_chars: int = 1000  # anything typed
+    # Flood throttling (bot.throttle): updates a chat may send at once, then refilled per
+    # second; beyond that they are stored as "throttled" and not answered. 0: no throttling.
+    flood_burst: int = 10
+    flood_per_second: float = 1.0
     # From this month on, /dangky registers the next year's pledge (December plans January).
     next_year_from_month: int = 12
     # Reminder offsets and quiet hours for units that set none of their own.

@@ -1347,3 +1347,16 @@ CLI_PG_TOOL_MISSING = (
     "Không tìm thấy chương trình {name} của PostgreSQL: cài gói postgresql-client, cùng phiên "
     "bản với máy chủ hoặc mới hơn."
 )
+
+# -- flood throttling (bot/throttle.py) and the inbox in `outbox status` ---------------------
+FLOOD_NOTICE = (
+    "Đồng chí gửi tin nhanh quá nên tôi tạm bỏ qua các tin vừa rồi. "
+    "Xin đồng chí đợi vài giây rồi gửi lại."
+)
+INBOX_STATUS_HEADER = "Tin nhắn đến (hàng đợi inbox), theo trạng thái:"
+INBOX_STATUS_NAMES = {
+    "pending": "chờ xử lý",
+    "done": "đã xử lý",
+    "failed": "lỗi khi xử lý",
+    "throttled": "bỏ qua vì gửi quá nhanh",
+}

@@ -510,3 +510,13 @@ class AuditLog(Base):
     # Refused: an attempt the actor had no right to make (kept, like every admin action).
     refused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+
+
+class Lease(Base):
+    """Who leads among the bot processes on one database (see bot/leader.py)."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Protocol
+
+# The id of the delivery (outbox row) being sent, for a channel's own log lines; set by the
+# delivery worker around each deliver() call.
+delivery_id: ContextVar[int | None] = ContextVar("delivery_id", default=None)
 
 
 class DeliveryError(Exception):

@@ -1,7 +1,10 @@
 """Telegram through python-telegram-bot: updates in (polling or webhook), deliveries out.
 
-PTB is used as a typed API client (ExtBot, with its AIORateLimiter); its Application is not:
-its update queue acknowledges updates before anything is stored, and ours stores first.
+PTB is used as a typed API client (ExtBot, with our SteadyRateLimiter); its Application is
+not: its update queue acknowledges updates before anything is stored, and ours stores first.
+
+HTML that Telegram cannot parse ("can't parse entities") is sent once more as plain text, so the
+person still gets the message; a warning names the delivery.
 """
 
 from __future__ import annotations
@@ -11,21 +14,23 @@ import contextlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import AIORateLimiter, ExtBot
+from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot import logs
-from bot.channels.base import DeliveryError
+from bot.channels.base import DeliveryError, delivery_id
+from bot.channels.pacer import SteadyRateLimiter
 from bot.channels.split import split_text
 from bot.config import TelegramConfig
 from handlers import texts
 from handlers.messages import Incoming, Reply
+from handlers.text import strip_html
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +40,7 @@ ALLOWED_UPDATES = ["message", "callback_query"]
 
 # (channel-neutral incoming, the platform's update id as our dedupe key) -> stored?
 StoreFn = Callable[[Incoming, str], Awaitable[bool]]
+T = TypeVar("T")
 
 
 def to_incoming(update: Update) -> Incoming | None:
@@ -87,7 +93,7 @@ class TelegramChannel:
             base_file_url=base_file_url or base.replace("/bot", "/file/bot"),
             request=HTTPXRequest(connection_pool_size=32),
             get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 10),
-            rate_limiter=AIORateLimiter(overall_max_rate=config.rate_per_second, max_retries=2),
+            rate_limiter=SteadyRateLimiter(config.rate_per_second, max_retries=2),
         )
         self.username = ""
 
@@ -191,10 +197,10 @@ class TelegramChannel:
             sent = None
             for n, piece in enumerate(pieces):
                 last = n == len(pieces) - 1
-                sent = await self.bot.send_message(
+                sent = await self._html_or_plain(
+                    self.bot.send_message,
+                    piece,
                     chat_id=int(chat_id),
-                    text=piece,
-                    parse_mode=ParseMode.HTML,
                     reply_markup=keyboard(reply) if last else None,
                     disable_web_page_preview=True,
                 )
@@ -212,17 +218,32 @@ class TelegramChannel:
     async def _edit(self, chat_id: str, message_id: str, reply: Reply) -> None:
         """Change a message the bot sent (a broadcast's progress). Unchanged text is fine."""
         try:
-            await self.bot.edit_message_text(
+            await self._html_or_plain(
+                self.bot.edit_message_text,
+                split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)[0],
                 chat_id=int(chat_id),
                 message_id=int(message_id),
-                text=split_text(reply.text, MessageLimit.MAX_TEXT_LENGTH)[0],
-                parse_mode=ParseMode.HTML,
                 reply_markup=keyboard(reply),
                 disable_web_page_preview=True,
             )
         except BadRequest as exc:
             if "not modified" not in str(exc).lower():
                 raise
+
+    async def _html_or_plain(self, call: Callable[..., Awaitable[T]], text: str, **kw: Any) -> T:
+        """`call` with `text` as HTML; if Telegram cannot parse it, once more as plain text
+        (tags stripped, entities decoded). An error of the second try is the delivery's."""
+        try:
+            return await call(text=text, parse_mode=ParseMode.HTML, **kw)
+        except BadRequest as exc:
+            if "can't parse entities" not in str(exc).lower():
+                raise
+            log.warning(
+                "delivery %s: Telegram could not parse its HTML (%s); sending it as plain text",
+                delivery_id.get(),
+                exc,
+            )
+        return await call(text=strip_html(text), **kw)
 
     async def _ack(self, ack_ref: str) -> None:
         """Stop the button's spinner and take the keyboard off the pressed message."""

@@ -118,6 +118,7 @@ _DEFAULT_DESCRIPTIONS = {
     500: "Internal Server Error",
     502: "Bad Gateway",
 }
+HANG_UP = 0  # an ApiError status of the fake's own: close the connection, answer nothing
 WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; "
     "use deleteWebhook to delete the webhook first"
@@ -479,6 +480,11 @@ class FakeTelegramAPI:
         q = self._faults.setdefault(method.lower(), deque())
         q.extend(_Fault(status, description, retry_after) for _ in range(count))
 
+    def reset_next(self, method: str, count: int = 1) -> None:
+        """The next ``count`` calls of ``method`` get no answer: the fake reads the request,
+        does not carry it out and closes the connection (a connection reset)."""
+        self.fail_next(method, count, status=HANG_UP, description="connection reset by the fake")
+
     def set_rate_limit(self, per_second: float | None) -> None:
         """Answer 429 (retry_after=1) to sends beyond ``per_second`` in any 1 s window."""
         self._rate_limit = per_second
@@ -696,6 +702,8 @@ class FakeTelegramAPI:
                 # The client gave up (e.g. PTB's updater cancelling its long poll on stop):
                 # nobody will see this answer, so keep it out of `rejected`.
                 return web.Response(status=499)
+            if err.status == HANG_UP:
+                return self._hang_up(request, canonical, params, err)
             return self._reject(canonical, params, err)
         finally:
             for value in params.values():  # keep records JSON-safe; bytes live in _files
@@ -742,6 +750,24 @@ class FakeTelegramAPI:
             }
         )
         self._bump()
+
+    def _hang_up(
+        self, request: web.Request, method: str, params: JSON, err: ApiError
+    ) -> web.Response:
+        """Recorded in `rejected` (status HANG_UP), then the connection is dropped unanswered."""
+        self.rejected.append(
+            {
+                "method": method,
+                "params": params,
+                "time": time.time(),
+                "status": HANG_UP,
+                "description": err.description,
+            }
+        )
+        self._bump()
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=499)  # never written: the connection is gone
 
     def _reject(self, method: str, params: JSON, err: ApiError) -> web.Response:
         if err.status == 429:

@@ -64,6 +64,7 @@ _DEFAULT_DESCRIPTIONS = {
     502: "Bad Gateway",
     503: "Service Unavailable",
 }
+HANG_UP = 0  # an ApiError status of the fake's own: close the connection, answer nothing
 # Real code and text unverified: the docs only say getUpdates does not work with a webhook set.
 WEBHOOK_CONFLICT = "Webhook is active; call deleteWebhook before getUpdates"
 
@@ -273,6 +274,11 @@ class FakeZaloBotAPI:
             description = _DEFAULT_DESCRIPTIONS.get(status, HTTPStatus(status).phrase)
         q = self._faults.setdefault(canonical, deque())
         q.extend(_Fault(status, description) for _ in range(n))
+
+    def reset_next(self, method: str, n: int = 1) -> None:
+        """The next ``n`` calls of ``method`` get no answer: the fake reads the request, does
+        not carry it out and closes the connection (a connection reset)."""
+        self.fail_next(method, n, status=HANG_UP, description="connection reset by the fake")
 
     def set_quota(self, monthly_messages: int | None) -> None:
         """Messages allowed per month (None: unlimited). Messages already sent still count."""
@@ -554,6 +560,11 @@ class FakeZaloBotAPI:
             if method == "getUpdates" and err.status == 408:
                 # An idle poll is Zalo's normal "nothing new", not a rejection worth recording.
                 return web.json_response(_error_body(err), status=err.status)
+            if err.status == HANG_UP:
+                self._reject(method, params, err)  # recorded with status HANG_UP
+                if request.transport is not None:
+                    request.transport.abort()
+                return web.Response(status=499)  # never written: the connection is gone
             return self._reject(method, params, err)
         self._record(method, params, result)
         if isinstance(result, _NoResult):

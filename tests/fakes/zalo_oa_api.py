@@ -74,6 +74,8 @@ ZNS_DATA_EMPTY = -111  # "Template data empty"
 ZNS_DATA_INVALID = -112  # "Template data invalid"
 ZNS_QUOTA = -144  # "Out of quota" [code illustrative]
 
+HANG_UP = 0  # fail_next_http(status=HANG_UP): close the connection, answer nothing
+
 ENDPOINTS = {
     "access_token": "/v4/oa/access_token",
     "cs": "/v3.0/oa/message/cs",
@@ -598,7 +600,7 @@ class FakeZaloOA:
     # --- OAuth -----------------------------------------------------------------------------
 
     async def _h_access_token(self, request: web.Request) -> web.Response:
-        http = await self._http_fault("access_token")
+        http = await self._http_fault("access_token", request)
         if http is not None:
             return http
         form: dict[str, str] = {}
@@ -673,7 +675,7 @@ class FakeZaloOA:
     # --- OpenAPI ---------------------------------------------------------------------------
 
     async def _h_openapi(self, name: str, handler: Handler, request: web.Request) -> web.Response:
-        http = await self._http_fault(name)
+        http = await self._http_fault(name, request)
         if http is not None:
             return http
         body: JSON | None = None
@@ -712,7 +714,9 @@ class FakeZaloOA:
         expires = self._access.get(token or "")
         return expires is not None and self.now < expires
 
-    async def _http_fault(self, name: str) -> web.Response | None:
+    async def _http_fault(
+        self, name: str, request: web.Request | None = None
+    ) -> web.Response | None:
         faults = self._http_faults.get(name)
         if not faults:
             return None
@@ -729,6 +733,9 @@ class FakeZaloOA:
         self._bump()
         if f.delay:
             await asyncio.sleep(f.delay)
+        if f.status == HANG_UP and request is not None and request.transport is not None:
+            request.transport.abort()  # a connection reset: the call is not carried out
+            return web.Response(status=499)  # never written: the connection is gone
         return web.Response(status=f.status, text=f.body, content_type="text/html")
 
     def _recipient(self, body: JSON) -> FakeUser:

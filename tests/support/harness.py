@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.inbox import InboxWorker, store
 from bot.outbox import DeliveryWorker
+from bot.throttle import FloodThrottle
 from handlers.messages import Incoming, Reply
 from handlers.settings import Settings
 
@@ -64,6 +65,7 @@ class Harness:
         self.settings = settings or Settings()
         self.clock = clock or Clock()
         self.channel = Collector()
+        self.throttle: FloodThrottle | None = None  # none unless a test sets one
         self._ids = itertools.count(1)
         self.restart()
 
@@ -80,7 +82,11 @@ class Harness:
         that reached the update's own chat."""
         before = len(self.channel.sent)
         await store(
-            self.sessions, inc, update_key=update_key or f"u{next(self._ids)}", now=self.clock()
+            self.sessions,
+            inc,
+            update_key=update_key or f"u{next(self._ids)}",
+            now=self.clock(),
+            throttle=self.throttle,
         )
         await self.inbox.drain()
         await self.delivery.drain()

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import contextlib
 import html
+import json
 import re
 import socket
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 from bot.config import Config, TelegramConfig, ZaloBotConfig, ZaloOAConfig
+from handlers.settings import Settings
 from handlers.text import strip_html
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.fakes.zalo_bot_api import FakeZaloBotAPI
-from tests.fakes.zalo_oa_api import FakeZaloOA
+from tests.fakes.zalo_oa_api import FakeZaloOA, sign
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TELEGRAM_SECRET = "webhook-secret-for-tests"
@@ -120,6 +124,16 @@ class Platform:
     def prepare_downtime(self) -> None:
         """While the bot is down, the platform should keep (or retry) what people send."""
 
+    def update_key(self, update: Any) -> str:
+        """The inbox's dedupe key for an update the fake built (the platform's id)."""
+        raise NotImplementedError
+
+    async def post_webhook(self, update: Any, headers: dict[str, str] | None = None) -> int:
+        """POST `update` once to the bot's webhook as the platform would (its secret or
+        signature; `headers` replace them), outside the fake's per-chat ordering, so copies
+        can arrive at the same time; returns the bot's HTTP status."""
+        raise NotImplementedError
+
     def base_config(self, db_url: str, port: int, **channels: Any) -> Config:
         return Config(
             path=ROOT / "config.toml",
@@ -127,6 +141,8 @@ class Platform:
             telegram=channels.pop("telegram", TelegramConfig(token=None)),
             host="127.0.0.1",
             port=port,
+            # The journeys answer faster than people do: no flood throttling (test_flood.py).
+            settings=channels.pop("settings", Settings(flood_burst=0)),
             **channels,
         )
 
@@ -193,6 +209,14 @@ class TelegramPlatform(Platform):
         # Telegram keeps undelivered updates and pushes them once the webhook is set again.
         self.fake.webhook_retries = 0
 
+    def update_key(self, update: Any) -> str:
+        return str(update["update_id"])
+
+    async def post_webhook(self, update: Any, headers: dict[str, str] | None = None) -> int:
+        assert self.fake.webhook_url, "no webhook is set"
+        given = {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET} if headers is None else headers
+        return await _post(self.fake.webhook_url, json.dumps(update).encode(), given)
+
 
 class ZaloBotPlatform(Platform):
     name, text_limit = "zalo_bot", 2000
@@ -223,6 +247,13 @@ class ZaloBotPlatform(Platform):
 
     def inject(self, person: Person, text: str) -> Any:
         return self.fake.inject_message(person.chat, text, display_name=person.name)
+
+    def update_key(self, update: Any) -> str:
+        return str(update["message"]["message_id"])
+
+    async def post_webhook(self, update: Any, headers: dict[str, str] | None = None) -> int:
+        given = {"X-Bot-Api-Secret-Token": ZALO_BOT_SECRET} if headers is None else headers
+        return int(await self.fake.post_raw(update, given))
 
 
 class ZaloOAPlatform(Platform):
@@ -279,9 +310,33 @@ class ZaloOAPlatform(Platform):
                 return
         raise AssertionError(f"{person.name}: no choice {label!r}\n{self.fake.dump()}")
 
+    def update_key(self, update: Any) -> str:
+        return str(update["message"]["msg_id"])
+
+    async def post_webhook(self, update: Any, headers: dict[str, str] | None = None) -> int:
+        assert self.fake.webhook_url, "no webhook is set"
+        raw = json.dumps(update, ensure_ascii=False, separators=(",", ":")).encode()
+        mac = sign(
+            raw,
+            app_id=self.fake.app_id,
+            timestamp=str(update["timestamp"]),
+            oa_secret_key=self.fake.oa_secret_key,
+        )
+        given = {"X-ZEvent-Signature": f"mac={mac}"} if headers is None else headers
+        return await _post(self.fake.webhook_url, raw, given)
+
     def prepare_downtime(self) -> None:
         # Zalo re-sends an event whose delivery failed (num_retry), for a while.
         self.fake.retry_delay, self.fake.max_retries, self.fake.max_failures = 0.5, 40, 1000
+
+
+async def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(url, data=body, headers={"Content-Type": "application/json", **headers}) as resp,
+    ):
+        await resp.read()
+        return resp.status
 
 
 PLATFORMS = ("telegram", "zalo_bot", "zalo_oa")

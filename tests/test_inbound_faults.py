@@ -1,0 +1,312 @@
+"""What goes wrong on the way in, end to end on every platform and mode, on both databases:
+
+- the same update delivered several times at once (concurrent webhook POSTs; twice in one
+  getUpdates batch), again in the next batch, and again ten minutes later has one effect;
+- a handler that raises: the webhook still answers 200, the error is logged with the update's
+  ids, the member gets one polite apology, and the conversation goes on;
+- a missing or wrong webhook secret or signature is refused (4xx), compared in constant time
+  (hmac.compare_digest), and leaves nothing behind: no inbox row, no delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.app import App
+from handlers import texts
+from handlers.engine import COMMANDS
+from models.conversations import member_key
+from models.db import utcnow
+from models.tables import Conversation, Delivery, InboxUpdate, Member
+from tests.support.platforms import (
+    MODES,
+    PLATFORMS,
+    Person,
+    Platform,
+    ZaloBotPlatform,
+    free_port,
+    open_platform,
+)
+
+MEMBER = 3
+CASES = [(p, m) for p in PLATFORMS for m in MODES[p]]
+WEBHOOK_PLATFORMS = [p for p in PLATFORMS if "webhook" in MODES[p]]
+FIRST, SECOND = "Chưa mạnh dạn góp ý", "Chưa đọc báo thường xuyên"
+COPIES = 5
+
+
+class Clock:
+    """Real time plus an offset the test moves: the App's injectable clock."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+
+    def __call__(self) -> Any:
+        return utcnow() + self.offset
+
+
+@pytest.fixture
+async def platform(request: pytest.FixtureRequest) -> AsyncIterator[Platform]:
+    async with open_platform(request.param) as opened:
+        yield opened
+
+
+@pytest.fixture
+async def start_app(db_url: str, platform: Platform) -> AsyncIterator[Callable[..., Any]]:
+    apps: list[App] = []
+
+    async def start(mode: str, clock: Callable[[], Any] | None = None) -> App:
+        config = platform.config(db_url, mode, free_port())
+        app = App(config, clock=clock) if clock else App(config)
+        await app.start()
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        await app.stop()
+
+
+async def count(app: App, table: Any) -> int:
+    async with app.sessions() as s:
+        return int(await s.scalar(select(func.count()).select_from(table)) or 0)
+
+
+async def inbox_rows(app: App, platform: Platform, key: str) -> list[InboxUpdate]:
+    async with app.sessions() as s:
+        stmt = select(InboxUpdate).where(
+            InboxUpdate.channel == platform.name, InboxUpdate.update_key == key
+        )
+        return list(await s.scalars(stmt))
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 10) -> Any:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await check()
+        if found or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
+def unsent_update(platform: Platform, person: Person, text: str) -> dict[str, Any]:
+    """An update as the platform would send it, built here: the fake never delivers it."""
+    if platform.name == "telegram":
+        chat = int(person.chat)
+        return {
+            "update_id": 880_000_000 + chat,
+            "message": {
+                "message_id": 99,
+                "date": int(time.time()),
+                "text": text,
+                "chat": {"id": chat, "type": "private", "first_name": person.name},
+                "from": {"id": chat, "is_bot": False, "first_name": person.name},
+            },
+        }
+    if platform.name == "zalo_bot":
+        return {
+            "event_name": "message.text.received",
+            "message": {
+                "message_id": uuid.uuid4().hex[:20],
+                "date": int(time.time() * 1000),
+                "text": text,
+                "chat": {"id": person.chat, "chat_type": "PRIVATE"},
+                "from": {"id": person.chat, "display_name": person.name, "is_bot": False},
+            },
+        }
+    fake = platform.fake
+    return {
+        "app_id": fake.app_id,
+        "user_id_by_app": "1",
+        "event_name": "user_send_text",
+        "timestamp": str(int(time.time() * 1000)),
+        "sender": {"id": person.chat},
+        "recipient": {"id": fake.oa_id},
+        "message": {"msg_id": uuid.uuid4().hex, "text": text},
+    }
+
+
+async def deliver_at_once(platform: Platform, mode: str, person: Person, text: str) -> Any:
+    """One message, delivered COPIES times at the same moment."""
+    if mode == "polling":
+        # Injected without an await in between: the next getUpdates hands out all the copies.
+        if isinstance(platform, ZaloBotPlatform):  # one update per call, duplicates queued
+            return platform.fake.inject_message(
+                person.chat, text, display_name=person.name, duplicate=COPIES - 1
+            )
+        update = platform.inject(person, text)
+        for _ in range(COPIES - 1):
+            platform.replay(update)  # Telegram: the same update_id, in the same batch
+        return update
+    # The platform's own push and COPIES - 1 more POSTs race each other.
+    update = platform.inject(person, text)
+    statuses = await asyncio.gather(*(platform.post_webhook(update) for _ in range(COPIES - 1)))
+    assert statuses == [200] * (COPIES - 1)
+    return update
+
+
+# -- 1. the same update, at once, in the next batch, ten minutes later ---------------------------
+
+
+@pytest.mark.parametrize(("platform", "mode"), CASES, indirect=["platform"])
+async def test_the_same_update_at_once_again_and_ten_minutes_later_has_one_effect(
+    mode: str, platform: Platform, start_app: Any, roster_codes: dict[str, str]
+) -> None:
+    clock = Clock()
+    app = await start_app(mode, clock)
+    member = platform.person(MEMBER, "Sơn")
+    await member.say(roster_codes["Hoàng Văn Sơn"], "Chào đồng chí")
+    await member.say("/dangky", "Bước 1/5")
+    await member.press("Quy định 144", "Đã chọn")
+    await member.press("Tiếp tục", "Bước 2/5")
+
+    since = len(member.texts())
+    update = await deliver_at_once(platform, mode, member, FIRST)
+    await member.wait(since, "hạn chế 2")
+    # the next batch (a redelivery), then a new message behind it
+    platform.replay(update)
+    await member.say(SECOND, "hạn chế 3")
+    # ten minutes later, the same update once more, then a button
+    clock.offset += timedelta(minutes=10)
+    platform.replay(update)
+    await member.press("Xong", "Bước 3/5")
+    if mode == "webhook":
+        await platform.fake.drain()
+        assert {d.status for d in platform.fake.webhook_deliveries} == {200}
+
+    rows = await inbox_rows(app, platform, platform.update_key(update))
+    assert [r.status for r in rows] == ["done"]  # stored once, processed once
+    async with app.sessions() as s:
+        planned = await s.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.dedupe_key.like(f"in:{rows[0].id}:%"))
+        )
+        sent = await s.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.chat_id == member.chat, Delivery.kind != "ack")
+            .where(Delivery.created_at >= rows[0].received_at)
+        )
+        son = (await s.scalars(select(Member).where(Member.full_name == "Hoàng Văn Sơn"))).one()
+        conv = await s.get(Conversation, member_key(son.id))
+    assert planned == 1  # one reply planned for it
+    assert conv is not None and conv.data["shortcomings"] == [FIRST, SECOND]  # added once
+    # one reply each to the message, the new message and the button, nothing more
+    new = member.texts()[since:]
+    assert sent == len(new) == 3, new
+    assert sum(platform.visible("hạn chế 2") in t for t in new) == 1
+    assert all(t.count(FIRST) <= 1 for t in new)
+
+
+# -- 3. a handler that raises ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS, indirect=True)
+async def test_a_failing_handler_over_the_webhook_answers_200_logs_apologises_once(
+    platform: Platform,
+    start_app: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = await start_app("webhook")
+    person = platform.person(MEMBER, "Sơn")
+    welcome = texts.WELCOME_UNLINKED.split("\n")[0]
+    await person.say("/trogiup", welcome)
+
+    async def broken(ctx: object, args: str) -> None:
+        raise RuntimeError("boom in /trogiup")
+
+    monkeypatch.setattr(COMMANDS["trogiup"], "run", broken)
+    caplog.set_level(logging.ERROR, logger="bot.inbox")
+    since, pushed = len(person.texts()), len(platform.fake.webhook_deliveries)
+    update = platform.inject(person, "/trogiup")
+    await person.wait(since, texts.ERROR)
+    await platform.fake.drain()
+    # the platform got its 200 at once: one attempt, no retry
+    attempts = platform.fake.webhook_deliveries[pushed:]
+    assert [d.status for d in attempts] == [200], attempts
+
+    key = platform.update_key(update)
+    rows = await inbox_rows(app, platform, key)
+    assert len(rows) == 1 and rows[0].status == "failed" and "boom" in (rows[0].error or "")
+    logged = [r for r in caplog.records if r.name == "bot.inbox" and r.levelno >= logging.ERROR]
+    assert any(
+        f"update {rows[0].id} " in r.getMessage()
+        and f"{platform.name} update {key}" in r.getMessage()
+        and r.exc_info is not None
+        and "boom in /trogiup" in str(r.exc_info[1])
+        for r in logged
+    ), [r.getMessage() for r in logged]
+
+    monkeypatch.undo()
+    await person.say("/trogiup", welcome)  # the conversation is still usable
+    apologies = [t for t in person.texts()[since:] if platform.visible(texts.ERROR) in t]
+    assert len(apologies) == 1
+    assert len(person.texts()) == since + 2  # the apology, then the answer
+
+
+# -- 13. secrets and signatures -------------------------------------------------------------------
+
+
+def wrong_headers(platform: Platform) -> list[tuple[dict[str, str], bytes | None]]:
+    """Requests the bot must refuse, each with the value its compare_digest must see (None: the
+    request is refused before anything is compared, e.g. no signature at all)."""
+    if platform.name == "telegram":
+        header = "X-Telegram-Bot-Api-Secret-Token"
+        return [({}, b""), ({header: "wrong-secret"}, b"wrong-secret")]
+    if platform.name == "zalo_bot":
+        header = "X-Bot-Api-Secret-Token"
+        return [({}, b""), ({header: "wrong-secret"}, b"wrong-secret")]
+    forged = hashlib.sha256(b"forged").hexdigest()
+    return [({}, None), ({"X-ZEvent-Signature": f"mac={forged}"}, forged.encode())]
+
+
+@pytest.mark.parametrize("platform", WEBHOOK_PLATFORMS, indirect=True)
+async def test_a_missing_or_wrong_secret_is_refused_in_constant_time_and_stores_nothing(
+    platform: Platform, start_app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = await start_app("webhook")
+    person = platform.person(MEMBER, "Sơn")
+    await person.say("/trogiup", texts.WELCOME_UNLINKED.split("\n")[0])  # something stored
+    await platform.fake.drain()
+    inbox_before, deliveries_before = await count(app, InboxUpdate), await count(app, Delivery)
+    assert inbox_before == 1 and deliveries_before >= 1
+
+    compared: list[tuple[Any, Any]] = []
+    real = hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        compared.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    update = unsent_update(platform, person, "/trogiup")
+    for headers, seen in wrong_headers(platform):
+        compared.clear()
+        status = await platform.post_webhook(update, headers)
+        assert 400 <= status < 500, (headers, status)
+        if seen is not None:  # the given value went through the constant-time comparison
+            assert any(seen in pair for pair in compared), compared
+    await asyncio.sleep(0.3)  # nothing is stored late either (the OA stores in the background)
+    assert await count(app, InboxUpdate) == inbox_before
+    assert await count(app, Delivery) == deliveries_before
+    assert await inbox_rows(app, platform, platform.update_key(update)) == []
+
+    # the very same update, rightly signed, is taken: the refusals were about the secret
+    monkeypatch.undo()
+    since = len(person.texts())
+    assert await platform.post_webhook(update) == 200
+    assert await eventually(lambda: inbox_rows(app, platform, platform.update_key(update)))
+    await person.wait(since, texts.WELCOME_UNLINKED.split("\n")[0])
