@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint install clean
+.PHONY: run test test-slow soak lint install clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,6 +24,10 @@ test: $(STAMP)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
+
+## The one-hour soak of issue 6 on both databases (test-slow runs it for 2 minutes).
+soak: $(STAMP)
+	LAMTHEO_SOAK_SECONDS=3600 $(BIN)/python -m pytest -q -s tests/test_soak.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -7,6 +7,7 @@ effects and the planned replies are committed together, or not at all.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,17 +34,22 @@ from handlers import (  # noqa: F401
 from handlers.engine import Ctx, conversation_key, dispatch, load_conversation
 from handlers.messages import Incoming, Reply
 from handlers.settings import Settings
+from handlers.text import one_line
 from models import outbox, routing
 from models.people import member_by_identity
 from models.tables import Member
 
 log = logging.getLogger(__name__)
 
+DISPLAY_NAME_CHARS = 200  # models.tables.Identity.display_name
+
 
 async def process(
     session: AsyncSession, inc: Incoming, *, update_id: int, now: datetime, settings: Settings
 ) -> int:
     """Handle one update; returns how many deliveries were planned."""
+    # The name the platform reports is typed by the person too: shown to a bí thư, stored.
+    inc = replace(inc, display_name=one_line(inc.display_name, DISPLAY_NAME_CHARS))
     member = await member_by_identity(session, inc.channel, inc.user_id)
     if inc.event == "unfollow":
         # Left the Zalo OA: nothing can be sent there; their other channels still work.

@@ -223,8 +223,8 @@ def match_menu(conv: Conversation, text: str) -> str | None:
     if not conv.menu:
         return None
     stripped = text.strip().rstrip(".)")
-    if stripped.isdigit():
-        index = int(stripped) - 1
+    if stripped.isdecimal():  # not isdigit(): "²" is a digit int() refuses
+        index = int(stripped) - 1 if len(stripped) < 6 else -1
         return str(conv.menu[index][1]) if 0 <= index < len(conv.menu) else None
     wanted = match_key(text)
     if not wanted:
@@ -315,7 +315,16 @@ async def run_command(ctx: Ctx, name: str, args: str) -> None:
         await _reprompt(ctx)
 
 
+# Our button data is printable ASCII, its numbers at most 18 digits (any id fits a BIGINT).
+# Anything else was forged or garbled on the way, and is answered as a stale button.
+_FORGED = re.compile(r"[^\x20-\x7e]|[0-9]{19}")
+
+
 async def _on_choice(ctx: Ctx, data: str, typed: str | None = None) -> None:
+    if _FORGED.search(data):
+        ctx.reply(texts.STALE_BUTTON)
+        await _reprompt(ctx)
+        return
     if data.startswith("!"):
         prefix, _, args = data[1:].partition(":")
         handler = ACTIONS.get(prefix)

@@ -23,6 +23,11 @@ def clean(text: str) -> str:
     return "\n".join(lines).strip()
 
 
+def one_line(text: str, limit: int) -> str:
+    """clean(), on one line, at most `limit` characters: a name as a platform reports it."""
+    return " ".join(clean(text).split())[:limit]
+
+
 def fold(text: str) -> str:
     """Lower case without diacritics: "Hoàn Thành" and "hoan thanh" fold alike."""
     text = unicodedata.normalize("NFD", clean(text)).replace("đ", "d").replace("Đ", "D")

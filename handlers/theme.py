@@ -61,7 +61,7 @@ async def _prompt_year(ctx: Ctx) -> None:
 async def _answer_year(ctx: Ctx, answer: Answer) -> None:
     year = local_now(ctx).year
     chosen = answer.value or answer.text
-    if not chosen.isdigit() or int(chosen) not in (year, year + 1):
+    if not chosen.isdecimal() or int(chosen) not in (year, year + 1):
         ctx.reply(texts.CHOOSE_FROM_BUTTONS)
         await ctx.goto("year")
         return

@@ -11,15 +11,14 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from bot.app import App
-from handlers.text import fold
-from models.db import create_engine, session_factory, utcnow
-from models.orgs import ensure_unit
-from models.tables import AuditLog, Identity, Member
+from models.db import create_engine, session_factory
+from models.tables import AuditLog
 from tests.support.operator import cli
 from tests.support.platforms import TelegramPlatform, free_port, open_platform
+from tests.support.seeding import linked_members
 from tests.test_journeys import MEMBER, SEC
 
 N = 2000
@@ -39,42 +38,7 @@ async def platform() -> AsyncIterator[TelegramPlatform]:
 
 async def seed(db_url: str) -> None:
     """N linked members in CELLS new chi bộ of the example đảng bộ."""
-    engine = create_engine(db_url)
-    try:
-        async with session_factory(engine)() as s, s.begin():
-            now = utcnow()
-            units = [
-                await ensure_unit(s, f"Đảng bộ xã Hưng Bình/Chi bộ khu {c + 1}", now)
-                for c in range(CELLS)
-            ]
-            rows = [
-                {
-                    "unit_id": units[i % CELLS].id,
-                    "full_name": f"Đảng viên {i:04d}",
-                    "name_key": fold(f"Đảng viên {i:04d}"),
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(N)
-            ]
-            await s.execute(insert(Member), rows)
-            ids = list(await s.scalars(select(Member.id).where(Member.name_key.like("dang vien%"))))
-            await s.execute(
-                insert(Identity),
-                [
-                    {
-                        "member_id": member_id,
-                        "channel": "telegram",
-                        "user_id": str(FIRST_CHAT + n),
-                        "chat_id": str(FIRST_CHAT + n),
-                        "created_at": now,
-                        "last_inbound_at": now,
-                    }
-                    for n, member_id in enumerate(sorted(ids))
-                ],
-            )
-    finally:
-        await engine.dispose()
+    await linked_members(db_url, N, cells=CELLS, first_chat=FIRST_CHAT)
 
 
 def number(text: str, label: str) -> int:
