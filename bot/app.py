@@ -13,7 +13,7 @@ import aiohttp
 from aiohttp import web
 
 from bot import inbox, leader, logs
-from bot.channels.base import Channel
+from bot.channels.base import Channel, NotStored
 from bot.channels.telegram import TelegramChannel
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.channels.zalo_oa import ZaloOAChannel
@@ -23,6 +23,7 @@ from bot.scheduler import Scheduler
 from bot.throttle import throttle_for
 from bot.usage import UsageMeter
 from handlers.messages import Incoming
+from models import db
 from models.db import create_engine, session_factory, utcnow
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class App:
             on_elected=self._lead,
             on_deposed=self._follow,
         )
+        self._store_failures = 0  # updates refused since the database last took one
         self._tasks: list[asyncio.Task[None]] = []
         self._led: list[asyncio.Task[None]] = []  # only while this process leads
         self._runner: web.AppRunner | None = None
@@ -88,9 +90,33 @@ class App:
         self.channels[channel.name] = channel
 
     async def store(self, inc: Incoming, update_key: str) -> bool:
-        return await inbox.store(
-            self.sessions, inc, update_key=update_key, now=self.clock(), throttle=self.throttle
-        )
+        """inbox.store; a database that cannot take the update raises NotStored (a webhook
+        answers non-2xx, the platform sends it again), logged once per outage, not per try."""
+        try:
+            new = await inbox.store(
+                self.sessions, inc, update_key=update_key, now=self.clock(), throttle=self.throttle
+            )
+        except Exception as exc:
+            self._store_failures += 1
+            if self._store_failures == 1:
+                log.error(
+                    "cannot store incoming updates (%s: %s); answering non-2xx so the "
+                    "platforms send them again",
+                    db.fault(exc, self.config.database_url) or "error",
+                    exc,
+                    exc_info=exc,
+                )
+            else:
+                log.debug("update %s not stored either: %r", update_key, exc)
+            raise NotStored(update_key) from exc
+        if self._store_failures:
+            log.warning(
+                "incoming updates are stored again (%s refused meanwhile, sent again by the "
+                "platforms)",
+                self._store_failures,
+            )
+            self._store_failures = 0
+        return new
 
     async def start(self) -> None:
         """Start receiving; lead (poll, process, plan, send) once this process holds the lease.

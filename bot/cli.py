@@ -23,6 +23,7 @@ from bot.config import Config, ConfigError
 from handlers import texts
 from handlers.text import clean
 from models.db import create_engine, session_factory, utcnow
+from models.db import fault as db_fault
 from models.roster import RosterError, import_roster
 
 EXAMPLE_ROSTER = Path(__file__).resolve().parent.parent / "examples" / "roster.csv"
@@ -35,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    config: Config | None = None
     try:
         config = config_module.load(args.config)
         logs.protect_config(config)
@@ -52,7 +54,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except Exception as e:
+        # The database itself failed (disk full, read-only, away, locked): a clear line, not a
+        # traceback. Each command writes in one transaction: nothing of this one is kept.
+        kind = db_fault(e, config.database_url if config else None)
+        if kind is None:
+            raise
+        logging.getLogger(__name__).debug("database fault", exc_info=True)
+        print(texts.CLI_DB_FAULTS[kind].format(error=_short(e)), file=sys.stderr)
+        return 1
     return 0
+
+
+def _short(exc: BaseException) -> str:
+    """The driver's own words, without SQLAlchemy's statement and link lines."""
+    orig = getattr(exc, "orig", None) or exc
+    return str(orig).splitlines()[0][:200] if str(orig) else type(orig).__name__
 
 
 def _parser() -> argparse.ArgumentParser:

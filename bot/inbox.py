@@ -22,6 +22,7 @@ from handlers.core import plan_error_reply, process
 from handlers.messages import Incoming
 from handlers.settings import Settings
 from handlers.text import number_vi
+from models import db
 from models.tables import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,10 @@ class InboxWorker(Worker):
                 await process(session, inc, update_id=update_id, now=now, settings=self.settings)
                 row.status, row.processed_at = "done", now
         except Exception as exc:
+            if db.fault(exc) is not None:
+                # The database, not the update: it stays pending and the round stops; the
+                # loop (bot.worker) tries again once the database works.
+                raise
             log.exception("update %s failed (%s)", update_id, origin)
             await self._fail(update_id, exc)
         self.on_planned()

@@ -60,7 +60,7 @@ from bot.channels.base import Channel, DeliveryError, delivery_id
 from bot.worker import Worker
 from handlers import texts
 from handlers.text import number_vi
-from models import broadcasts, routing
+from models import broadcasts, db, routing
 from models.tables import Delivery
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ PER_CHAT_INTERVAL = 1.0  # Telegram: about one message per second in one chat
 BACKOFF_BASE = 1.0  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 600.0
 STOP_GRACE = 10.0  # seconds a stopping worker gives the sends it started to finish
+RECORD_RETRY_FIRST, RECORD_RETRY_CAP = 0.2, 10.0  # recording an outcome: see _record_until_done
 
 LEASE_EXPIRED = "its worker stopped while sending (lease expired)"
 
@@ -345,7 +346,29 @@ class DeliveryWorker(Worker):
             error = DeliveryError(repr(exc))
         finally:
             self._sent_to(row)
-        return await self._record(claimed, error, sent_ref)
+        return await self._record_until_done(claimed, error, sent_ref)
+
+    async def _record_until_done(
+        self, claimed: _Claimed, error: DeliveryError | None, sent_ref: str | None
+    ) -> bool:
+        """The outcome is known: keep trying to write it while the database is away. Left in
+        "sending", the row would hold its chat until it is judged "unknown" (and a message
+        that was sent would be reported as perhaps not)."""
+        pause = RECORD_RETRY_FIRST
+        while True:
+            try:
+                return await self._record(claimed, error, sent_ref)
+            except Exception as exc:
+                if db.fault(exc) is None:
+                    raise
+                log.warning(
+                    "delivery %s: its outcome is not recorded yet (%r); trying again in %.1f s",
+                    claimed.id,
+                    exc,
+                    pause,
+                )
+                await asyncio.sleep(pause)
+                pause = min(RECORD_RETRY_CAP, pause * 2)
 
     async def _settle(self, claimed: _Claimed, status: str) -> bool:
         async with self.sessions() as session, session.begin():

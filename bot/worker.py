@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+
+log = logging.getLogger(__name__)
+
+FAILURE_BACKOFF_CAP = 30.0  # seconds between rounds while the database keeps failing
 
 
 class Worker:
@@ -16,9 +21,30 @@ class Worker:
         self._wake.set()
 
     async def run(self) -> None:
+        """Until cancelled: a round that fails (the database away, full, read-only) is logged
+        once, with its traceback, and tried again after a growing pause; the loop never dies."""
+        failures = 0
         while True:
             self._wake.clear()
-            if await self.drain() == 0:
+            try:
+                done = await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                name = type(self).__name__
+                if failures == 1:
+                    log.exception("%s: a round failed; trying again until it works", name)
+                else:
+                    log.debug("%s: round %s failed too: %r", name, failures, exc)
+                pause = min(FAILURE_BACKOFF_CAP, self.poll_interval * 2 ** min(failures - 1, 8))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), pause)
+                continue
+            if failures:
+                log.warning("%s works again, after %s failed rounds", type(self).__name__, failures)
+                failures = 0
+            if done == 0:
                 # Polling too: work planned by another process never kicks this one.
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)

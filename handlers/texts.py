@@ -1360,3 +1360,14 @@ INBOX_STATUS_NAMES = {
     "failed": "lỗi khi xử lý",
     "throttled": "bỏ qua vì gửi quá nhanh",
 }
+
+# The command line when the database itself fails (models.db.fault): one line, no traceback.
+CLI_DB_FAULTS = {
+    "full": "Không ghi được vào cơ sở dữ liệu: ổ đĩa đầy. Lệnh chưa ghi gì; hãy giải phóng "
+    "dung lượng rồi chạy lại.",
+    "read_only": "Không ghi được vào cơ sở dữ liệu: cơ sở dữ liệu chỉ đọc. Lệnh chưa ghi gì; "
+    "hãy kiểm tra quyền ghi (tệp, thư mục hoặc máy chủ PostgreSQL) rồi chạy lại.",
+    "unavailable": "Không kết nối được cơ sở dữ liệu ({error}). Lệnh chưa ghi gì; hãy chạy lại "
+    "khi cơ sở dữ liệu hoạt động.",
+    "busy": "Cơ sở dữ liệu đang bận (bị khóa). Lệnh chưa ghi gì; hãy chạy lại sau ít phút.",
+}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -75,3 +76,63 @@ def upgrade(url: str, revision: str = "head") -> None:
     from alembic import command
 
     command.upgrade(alembic_config(url), revision)
+
+
+# -- the database failing: what kind of failure, for the workers and the command line ----------
+FULL, READ_ONLY, UNAVAILABLE, BUSY = "full", "read_only", "unavailable", "busy"
+# SQLite's primary result codes (extended codes carry them in the low byte)
+_SQLITE = {13: FULL, 8: READ_ONLY, 5: BUSY, 6: BUSY, 10: UNAVAILABLE, 14: UNAVAILABLE, 7: BUSY}
+# PostgreSQL SQLSTATEs: exact codes first, then classes (the first two characters)
+_PG = {"53100": FULL, "25006": READ_ONLY, "40001": BUSY, "40P01": BUSY, "55P03": BUSY}
+_PG_CLASSES = {"08": UNAVAILABLE, "57": UNAVAILABLE, "53": UNAVAILABLE}
+
+
+def fault(exc: BaseException, url: str | None = None) -> str | None:
+    """What went wrong with the database itself, if that is what `exc` is: FULL (disk or
+    quota), READ_ONLY, UNAVAILABLE (the server is away, the connection was lost, I/O error) or
+    BUSY (locked, a deadlock or serialization failure). None: anything else (a bug, bad data),
+    which trying again would not mend. The work that met a fault should be tried again later.
+
+    With the SQLite `url`, an I/O error on a file system without a free block is FULL: a full
+    disk often surfaces as "disk I/O error" (the WAL index cannot be allocated)."""
+    kind = _fault(exc)
+    if kind == UNAVAILABLE and url is not None and is_sqlite(url):
+        path = make_url(url).database
+        if path and path != ":memory:":
+            try:
+                if os.statvfs(Path(path).resolve().parent).f_bavail == 0:
+                    return FULL
+            except OSError:
+                pass
+    return kind
+
+
+def _fault(exc: BaseException) -> str | None:
+    from sqlalchemy import exc as sa_exc
+
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        code = getattr(e, "sqlite_errorcode", None)
+        if isinstance(code, int) and (code & 0xFF) in _SQLITE:
+            return _SQLITE[code & 0xFF]
+        state = getattr(e, "sqlstate", None)
+        if isinstance(state, str) and state:
+            found = _PG.get(state) or _PG_CLASSES.get(state[:2])
+            if found:
+                return found
+        if isinstance(e, sa_exc.DBAPIError) and e.connection_invalidated:
+            return UNAVAILABLE
+        if isinstance(e, OSError | TimeoutError | sa_exc.TimeoutError):
+            return UNAVAILABLE  # refused, reset, unreachable; the pool or a call timed out
+        name = type(e).__name__
+        if name in ("ConnectionDoesNotExistError", "InternalClientError") or (
+            name == "InterfaceError" and "connection" in str(e).lower()
+        ):
+            return UNAVAILABLE  # asyncpg: a connection lost, or left broken by its loss
+        todo += [getattr(e, "orig", None), e.__cause__, e.__context__]
+    return None

@@ -34,6 +34,11 @@ class DeliveryError(Exception):
         self.retry_after = retry_after
 
 
+class NotStored(Exception):
+    """An incoming update the database could not take; the failure is logged where it
+    happened (bot.app, once per outage). A webhook answers non-2xx: the platform sends it again."""
+
+
 class Channel(Protocol):
     name: str
 

@@ -24,7 +24,7 @@ from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
 from bot import logs
-from bot.channels.base import DeliveryError, delivery_id
+from bot.channels.base import DeliveryError, NotStored, delivery_id
 from bot.channels.pacer import SteadyRateLimiter
 from bot.channels.split import split_text
 from bot.config import TelegramConfig
@@ -165,6 +165,8 @@ class TelegramChannel:
                 return web.Response(status=200)
             try:
                 await store(inc, str(update.update_id))
+            except NotStored:
+                return web.Response(status=503)  # logged once per outage (bot.app)
             except Exception:
                 log.exception("could not store update %s", update.update_id)
                 return web.Response(status=503)  # Telegram delivers it again

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from bot import logs
 from bot.channels import plain
-from bot.channels.base import DeliveryError
+from bot.channels.base import DeliveryError, NotStored
 from bot.channels.split import split_text
 from bot.channels.zalo_bot_api import (
     MAX_TEXT,
@@ -133,6 +133,8 @@ class ZaloBotChannel:
             if found is not None:
                 try:
                     await store(*found)
+                except NotStored:
+                    return web.Response(status=503)  # logged once per outage (bot.app)
                 except Exception:
                     log.exception("could not store Zalo update %s", found[1])
                     return web.Response(status=503)

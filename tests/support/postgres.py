@@ -190,6 +190,28 @@ class PostgresCluster:
                     self._watchdog.wait(timeout=10)
                 self._watchdog = None
 
+    def restart(self, pause: float = 0.0, mode: str = "fast") -> None:
+        """Stop the server (`pg_ctl stop -m mode`: every session is ended), wait `pause`
+        seconds, start it again on the same port and data. Blocks: from a running event loop,
+        call it through asyncio.to_thread."""
+        assert self.running, "cluster not started"
+        pg_ctl = find_pg_bin("pg_ctl")
+        self._run([pg_ctl, "-D", str(self.data_dir), "-m", mode, "-w", "stop"])
+        time.sleep(pause)
+        self._run(
+            [
+                pg_ctl,
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                str(int(self._start_timeout)),
+                "start",
+            ]
+        )
+
     def __enter__(self) -> PostgresCluster:
         return self.start()
 
