@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -48,7 +49,7 @@ async def store(
                 .values(
                     channel=inc.channel,
                     update_key=update_key,
-                    payload=inc.to_dict(),
+                    payload=_storable(inc.to_dict()),
                     status=decision.status,
                     received_at=now,
                     processed_at=now if decision.verdict.throttled else None,
@@ -65,6 +66,17 @@ async def store(
     if not new:
         decision.undo()  # a redelivery: counted, and decided, the first time
     return new
+
+
+def _storable(payload: dict[str, Any]) -> dict[str, Any]:
+    """A lone surrogate (broken UTF-16 in a platform's JSON) becomes U+FFFD: PostgreSQL refuses
+    it, and an update the database refuses would be sent again and refused forever."""
+    return {
+        k: v.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        if isinstance(v, str)
+        else v
+        for k, v in payload.items()
+    }
 
 
 class InboxWorker(Worker):

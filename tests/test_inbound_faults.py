@@ -310,3 +310,24 @@ async def test_a_missing_or_wrong_secret_is_refused_in_constant_time_and_stores_
     assert await platform.post_webhook(update) == 200
     assert await eventually(lambda: inbox_rows(app, platform, platform.update_key(update)))
     await person.wait(since, texts.WELCOME_UNLINKED.split("\n")[0])
+
+
+async def test_a_lone_surrogate_is_stored_as_a_replacement_character(sessions: Any) -> None:
+    """Broken UTF-16 in a platform's JSON ("\\ud800") must not make the store fail forever."""
+    from sqlalchemy import select
+
+    from bot.inbox import InboxWorker, store
+    from handlers.messages import Incoming
+    from handlers.settings import Settings
+    from models.db import utcnow
+    from models.tables import InboxUpdate
+
+    inc = Incoming("telegram", "9001", "9001", text="/trogiup \ud800", display_name="A\udfffB")
+    assert await store(sessions, inc, update_key="lone", now=utcnow())
+    worker = InboxWorker(sessions, Settings(), utcnow, on_planned=lambda: None)
+    assert await worker.drain() == 1
+    async with sessions() as session:
+        row = (await session.scalars(select(InboxUpdate))).one()
+    assert row.payload["text"] == "/trogiup \ufffd"
+    assert row.payload["display_name"] == "A\ufffdB"
+    assert row.status == "done"
