@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow soak lint install clean
+.PHONY: run test test-slow soak bench lint install clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,6 +28,11 @@ test-slow: $(STAMP)
 ## The one-hour soak of issue 6 on both databases (test-slow runs it for 2 minutes).
 soak: $(STAMP)
 	LAMTHEO_SOAK_SECONDS=3600 $(BIN)/python -m pytest -q -s tests/test_soak.py
+
+## The benchmarks of issue 7 on both databases, one table (BENCH="--quick" for a short run;
+## add --record to keep the figures in bench/RESULTS.md).
+bench: $(STAMP)
+	$(BIN)/python -m bench $(BENCH)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -113,14 +113,23 @@ class InboxWorker(Worker):
         origin = "?"  # the platform's own id, for the log line
         try:
             async with self.sessions() as session, session.begin():
-                row = await session.get(InboxUpdate, update_id, with_for_update=True)
-                if row is None or row.status != "pending":
-                    return
-                origin = f"{row.channel} update {row.update_key}"
-                inc = Incoming.from_dict(row.payload)
                 now = self.clock()
+                # Claimed by a write, first: on PostgreSQL it locks the row; on SQLite the
+                # transaction takes the write lock now, waiting its turn, instead of reading
+                # first and failing (SQLITE_BUSY) when another writer commits in between.
+                claimed = (
+                    await session.execute(
+                        update(InboxUpdate)
+                        .where(InboxUpdate.id == update_id, InboxUpdate.status == "pending")
+                        .values(status="done", processed_at=now)
+                        .returning(InboxUpdate.channel, InboxUpdate.update_key, InboxUpdate.payload)
+                    )
+                ).first()
+                if claimed is None:
+                    return
+                origin = f"{claimed.channel} update {claimed.update_key}"
+                inc = Incoming.from_dict(claimed.payload)
                 await process(session, inc, update_id=update_id, now=now, settings=self.settings)
-                row.status, row.processed_at = "done", now
         except Exception as exc:
             if db.fault(exc) is not None:
                 # The database, not the update: it stays pending and the round stops; the

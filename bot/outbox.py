@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, case, func, or_, select, union_all, update
+from sqlalchemy import CursorResult, Table, and_, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channels.base import Channel, DeliveryError, delivery_id
@@ -61,7 +61,7 @@ from bot.worker import Worker
 from handlers import texts
 from handlers.text import number_vi
 from models import broadcasts, db, routing
-from models.tables import Delivery
+from models.tables import BULK_KINDS, Delivery
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,6 @@ STATUSES = (
     "expired",
 )
 MAX_ATTEMPTS = 10
-BULK_KINDS = ("broadcast",)  # sent after every other due row (see _due)
 PER_CHAT_INTERVAL = 1.0  # Telegram: about one message per second in one chat
 BACKOFF_BASE = 1.0  # seconds before the first retry (before jitter)
 BACKOFF_CAP = 600.0
@@ -156,6 +155,7 @@ class DeliveryWorker(Worker):
         self.per_chat_batch = per_chat_batch  # rows of one chat queued per selection
         self.rng = rng or random.Random()
         self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._bulk_slots = asyncio.Semaphore(max(1, max_in_flight - max(1, max_in_flight // 6)))
         self._last_send: dict[Chat, float] = {}  # time.monotonic() when a send to it finished
         self._next_recovery = 0.0  # time.monotonic(); 0: at the first drain
 
@@ -175,7 +175,11 @@ class DeliveryWorker(Worker):
                     self._wake.clear()
                     wake = asyncio.create_task(self._wake.wait())
                 queues: dict[Chat, list[_Due]] = {}
-                for row in await self._look(self.batch + self.per_chat_batch * len(active)):
+                # Bulk rows only while fewer than half the chats are busy: each look is then
+                # cheap (conversation rows only) and replies are never queued behind them.
+                bulk = len(active) <= self.batch // 2
+                limit = self.batch + self.per_chat_batch * len(active)
+                for row in await self._look(limit, bulk=bulk):
                     if row.chat in active or row.chat in passed:
                         continue  # its rows are queued already, or another worker has it
                     if row.chat in queues or len(active) + len(queues) < self.batch:
@@ -220,9 +224,9 @@ class DeliveryWorker(Worker):
             log.exception("delivering to %s:%s stopped", *queue[0].chat)
         return attempted
 
-    async def _look(self, limit: int) -> list[_Due]:
+    async def _look(self, limit: int, *, bulk: bool) -> list[_Due]:
         try:
-            return await self._due(limit)
+            return await self._due(limit, bulk=bulk)
         except Exception:  # the database is away: the run() loop looks again at its next poll
             log.exception("could not read the outbox")
             return []
@@ -252,13 +256,16 @@ class DeliveryWorker(Worker):
         self._last_send[row.chat] = now
 
     # -- selecting -------------------------------------------------------------------------
-    async def _due(self, limit: int) -> list[_Due]:
-        """Due rows in id order, at most `per_chat_batch` per chat, and in each chat only those
-        before its first row that must wait (being sent, or waiting for a retry).
+    async def _due(self, limit: int, *, bulk: bool = True) -> list[_Due]:
+        """Due rows, at most `per_chat_batch` per chat, and in each chat only those before its
+        first row that must wait (being sent, or waiting for a retry). Rows of the bot's
+        conversations come first; bulk rows (a broadcast) only with `bulk` and room left.
 
-        One statement, so one snapshot: a row returned has every earlier row of its chat
-        either settled (for good) or returned before it. Both parts read the (status,
-        next_attempt_at, id) index: the due rows, and the few rows that hold a chat.
+        Each part is one range read of ix_deliveries_due_bulk (status, bulk, next_attempt_at, id)
+        that stops at its limit, however many rows of the other part wait: a look that sorted
+        ten thousand waiting broadcast rows took 100 ms, and the worker looks after every send.
+        Rows are fetched in due order and each chat's are sent in id order; a chat's rows are
+        a prefix of its due rows unless a part is cut by its limit (then the rest comes next).
         """
         now = self.clock()
         channels = list(self.channels)
@@ -276,45 +283,48 @@ class DeliveryWorker(Worker):
             .group_by(holding.c.channel, holding.c.chat_id)
             .subquery("held")
         )
-        due = (
-            select(
-                _T.c.id,
-                _T.c.channel,
-                _T.c.chat_id,
-                _T.c.kind,
-                func.row_number()
-                .over(partition_by=(_T.c.channel, _T.c.chat_id), order_by=_T.c.id)
-                .label("n"),
-            )
-            .select_from(
-                _T.outerjoin(
-                    held, and_(held.c.channel == _T.c.channel, held.c.chat_id == _T.c.chat_id)
+
+        def part(bulk: bool, n: int) -> Any:
+            return (
+                select(_T.c.id, _T.c.channel, _T.c.chat_id, _T.c.kind)
+                .select_from(
+                    _T.outerjoin(
+                        held, and_(held.c.channel == _T.c.channel, held.c.chat_id == _T.c.chat_id)
+                    )
                 )
+                .where(
+                    _T.c.status == "pending",
+                    _T.c.bulk == bulk,
+                    _T.c.next_attempt_at <= now,
+                    _T.c.channel.in_(channels),
+                    or_(held.c.first.is_(None), _T.c.id < held.c.first),
+                )
+                .order_by(_T.c.next_attempt_at, _T.c.id)
+                .limit(n)
             )
-            .where(
-                _T.c.status == "pending",
-                _T.c.next_attempt_at <= now,
-                _T.c.channel.in_(channels),
-                or_(held.c.first.is_(None), _T.c.id < held.c.first),
-            )
-            .subquery("due")
-        )
-        # Bulk rows (a broadcast to thousands) go after everything else that is due, so a
-        # person's conversation never waits behind them; within a chat, id order still holds.
-        bulk_last = case((due.c.kind.in_(BULK_KINDS), 1), else_=0)
-        stmt = (
-            select(due.c.id, due.c.channel, due.c.chat_id, due.c.kind)
-            .where(due.c.n <= self.per_chat_batch)
-            .order_by(bulk_last, due.c.id)
-            .limit(limit)
-        )
+
         async with self.sessions() as session:
-            return [_Due(*r) for r in await session.execute(stmt)]
+            rows = [_Due(*r) for r in await session.execute(part(False, limit))]
+            if bulk and len(rows) < limit:
+                more = await session.execute(part(True, limit - len(rows)))
+                rows += [_Due(*r) for r in more]
+        per_chat: dict[Chat, list[_Due]] = {}
+        for row in rows:
+            per_chat.setdefault(row.chat, []).append(row)
+        capped = {
+            row.id
+            for queue in per_chat.values()
+            for row in sorted(queue, key=lambda r: r.id)[: self.per_chat_batch]
+        }
+        return [row for row in rows if row.id in capped][:limit]
 
     # -- one send --------------------------------------------------------------------------
     async def _attempt(self, row: _Due) -> bool | None:
         """Claim, send, record. True: settled; False: waits for a retry; None: not claimed."""
-        async with self._in_flight:
+        # Bulk sends hold at most five sixths of the slots: a reply never waits for a slot
+        # behind hundreds of queued broadcast sends.
+        bulk = self._bulk_slots if row.kind in BULK_KINDS else contextlib.nullcontext()
+        async with bulk, self._in_flight:
             # Once claimed, the send and its record are finished even if this worker is being
             # stopped: a row left in "sending" would become "unknown" and hold its chat.
             unit = asyncio.create_task(self._claim_send_record(row))

@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import logging
 
+from models import db
+
 log = logging.getLogger(__name__)
 
 FAILURE_BACKOFF_CAP = 30.0  # seconds between rounds while the database keeps failing
@@ -37,7 +39,9 @@ class Worker:
                     log.exception("%s: a round failed; trying again until it works", name)
                 else:
                     log.debug("%s: round %s failed too: %r", name, failures, exc)
-                pause = min(FAILURE_BACKOFF_CAP, self.poll_interval * 2 ** min(failures - 1, 8))
+                # A busy database (another writer held the lock too long) is no outage.
+                grow = 0 if db.fault(exc) == db.BUSY else min(failures - 1, 8)
+                pause = min(FAILURE_BACKOFF_CAP, self.poll_interval * 2**grow)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), pause)
                 continue

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from handlers import texts
 from handlers.common import month_label, when
@@ -94,6 +95,16 @@ async def _stuck_items(
     """Items marked "chưa thực hiện" in the member's two latest assessments up to this period."""
     from models.tables import AssessmentEntry
 
+    # Only the two latest assessments of each member are read (not the whole year's).
+    earlier = aliased(Assessment)
+    second_latest = (
+        select(earlier.period)
+        .where(earlier.member_id == Assessment.member_id, earlier.period <= period)
+        .order_by(earlier.period.desc())
+        .limit(1)
+        .offset(1)
+        .scalar_subquery()
+    )
     rows = await session.execute(
         select(
             Assessment.member_id,
@@ -104,7 +115,11 @@ async def _stuck_items(
         )
         .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)
         .join(PledgeItem, PledgeItem.id == AssessmentEntry.pledge_item_id)
-        .where(Assessment.member_id.in_(member_ids), Assessment.period <= period)
+        .where(
+            Assessment.member_id.in_(member_ids),
+            Assessment.period <= period,
+            Assessment.period >= func.coalesce(second_latest, ""),
+        )
         .order_by(Assessment.member_id, Assessment.period.desc())
     )
     periods: dict[int, list[str]] = {}

@@ -121,6 +121,7 @@ async def start(
                 "fields": {"member_name": r.name, "unit_name": r.unit_name},
             },
             "status": "pending",
+            "bulk": True,
             "attempts": 0,
             "next_attempt_at": now,
             "created_at": now,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.tables import Delivery
+from models.tables import BULK_KINDS, Delivery
 
 
 async def plan(
@@ -30,6 +30,7 @@ async def plan(
         "chat_id": chat_id,
         "member_id": member_id,
         "kind": kind,
+        "bulk": kind in BULK_KINDS,
         # A broadcast's message keeps its broadcast when it moves to another channel.
         "broadcast_id": payload.get("broadcast"),
         "dedupe_key": dedupe_key,

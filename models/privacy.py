@@ -44,7 +44,7 @@ everything else     their name and phone (and a display name only they use) mask
                     own distinctive texts (12+ characters, not in another member's pledge);
                     a file attached to a message (an export) that names them is dropped
 org_units, unit_periods, unit_plans, themes, meeting_overrides, broadcasts, channel_usage,
-oa_tokens: nothing of a person (a name written into one is masked, as above).
+oa_tokens, leases: nothing of a person (a name written into one is masked, as above).
 
 Ids that point to the member (decided_by, entered_by, created_by, actor_member_id, …) stay:
 they now lead to the anonymous row.
@@ -131,6 +131,7 @@ DECISIONS = {
     "deliveries": "to them: blanked; others: name and texts masked, a file naming them dropped",
     "channel_usage": "nothing personal",
     "oa_tokens": "nothing personal",
+    "leases": "nothing personal (which bot process leads)",
     "audit_log": "kept; name, phone and ids in details masked",
 }
 

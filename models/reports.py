@@ -23,7 +23,7 @@ Rules:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, tzinfo
 from typing import Any
@@ -80,6 +80,15 @@ class Rates:
 
 
 _FIELDS = fields(Rates)
+# The figures of one month (the others hold for the whole year)
+_MONTHLY = (
+    "counted",
+    "assessed",
+    "items_done",
+    "items_doing",
+    "items_not_yet",
+    "cells_reviewed",
+)
 
 
 def total(rates: Iterable[Rates]) -> Rates:
@@ -124,10 +133,25 @@ def year_periods(year: int, period: str) -> list[str]:
 
 
 async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, period: str) -> Report:
-    match = _PERIOD.match(period)
-    if match is None or int(match.group(1)) != year:
-        raise ValueError(f"period {period!r} is not a month of {year}")
-    months = year_periods(year, period)
+    return (await build_reports(session, unit, year=year, periods=[period]))[0]
+
+
+async def build_reports(
+    session: AsyncSession, unit: OrgUnit, *, year: int, periods: Sequence[str]
+) -> list[Report]:
+    """The reports of several months of one year at once (the year's roll-up: every month's
+    figures): the same queries as one report, the monthly figures grouped by month."""
+    wanted: list[str] = []
+    for period in periods:
+        match = _PERIOD.match(period)
+        if match is None or int(match.group(1)) != year:
+            raise ValueError(f"period {period!r} is not a month of {year}")
+        if period not in wanted:
+            wanted.append(period)
+    if not wanted:
+        return []
+    last = max(wanted)
+    months = year_periods(year, last)
     prefix = unit.path
     depth0 = len(_ids(prefix))
 
@@ -158,7 +182,9 @@ async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, perio
             children.append((uid, name))
         if ids[1] in child_index:
             bucket[uid] = child_index[ids[1]]
-    acc = [dict.fromkeys((f.name for f in _FIELDS), 0) for _ in range(len(children) + 1)]
+    # The figures that do not depend on the month, then per wanted month those that do.
+    base = [dict.fromkeys((f.name for f in _FIELDS), 0) for _ in range(len(children) + 1)]
+    monthly = {p: [dict.fromkeys(_MONTHLY, 0) for _ in base] for p in wanted}
 
     subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(prefix))
     active = (Member.unit_id.in_(subtree), Member.active.is_(True))
@@ -181,7 +207,7 @@ async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, perio
     holds_members: set[int] = set()
     for uid, n, n_exempt in rows:
         if uid in bucket:
-            b = acc[bucket[uid]]
+            b = base[bucket[uid]]
             b["members"] += n
             b["exempt"] += int(n_exempt or 0)
             holds_members.add(uid)
@@ -200,7 +226,7 @@ async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, perio
     )
     for uid, n_registered, n_approved in rows:
         if uid in bucket:
-            b = acc[bucket[uid]]
+            b = base[bucket[uid]]
             b["registered"] += n_registered
             b["approved"] += n_approved
 
@@ -211,7 +237,7 @@ async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, perio
         .select_from(Member)
         .join(
             Assessment,
-            and_(Assessment.member_id == Member.id, Assessment.period.between(months[0], period)),
+            and_(Assessment.member_id == Member.id, Assessment.period.between(months[0], last)),
         )
         .where(*required)
         .group_by(Member.unit_id)
@@ -220,7 +246,8 @@ async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, perio
         if uid in bucket:
             for p, n in zip(months, per_month, strict=True):
                 assessed_in[p] += int(n or 0)
-            acc[bucket[uid]]["assessed"] += int(per_month[-1] or 0)
+                if p in monthly:
+                    monthly[p][bucket[uid]]["assessed"] += int(n or 0)
 
     # 4. excused absences, every month so far, and how many of them self-assessed anyway
     excused_in: dict[str, int] = dict.fromkeys(months, 0)
@@ -242,52 +269,54 @@ async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, perio
         if uid in bucket:
             excused_in[p] += n
             assessed_in[p] -= n_assessed
-            if p == period:
-                b = acc[bucket[uid]]
+            if p in monthly:
+                b = monthly[p][bucket[uid]]
                 b["counted"] -= n  # the required count is added below
                 b["assessed"] -= n_assessed
 
-    # 5. the entries of the month's self-assessments, by status; less those of the excused
+    # 5. the entries of the months' self-assessments, by status; less those of the excused
     statuses = {"done": "items_done", "doing": "items_doing", "not_yet": "items_not_yet"}
     for excused_only in (False, True):
-        stmt = select(Member.unit_id, *counts(AssessmentEntry.status, statuses))
+        stmt = select(Member.unit_id, Assessment.period, *counts(AssessmentEntry.status, statuses))
         if excused_only:
             stmt = (
                 stmt.select_from(MemberPeriod)
                 .join(Member, Member.id == MemberPeriod.member_id)
                 .where(
-                    MemberPeriod.period == period, MemberPeriod.excuse == "approved", *required_few
+                    MemberPeriod.period.in_(wanted),
+                    MemberPeriod.excuse == "approved",
+                    *required_few,
                 )
             )
+            on_period = Assessment.period == MemberPeriod.period
         else:
             stmt = stmt.select_from(Member).where(*required)
+            on_period = Assessment.period.in_(wanted)
         stmt = (
-            stmt.join(
-                Assessment, and_(Assessment.member_id == Member.id, Assessment.period == period)
-            )
+            stmt.join(Assessment, and_(Assessment.member_id == Member.id, on_period))
             .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)
-            .group_by(Member.unit_id)
+            .group_by(Member.unit_id, Assessment.period)
         )
         sign = -1 if excused_only else 1
-        for uid, *per_status in await session.execute(stmt):
+        for uid, p, *per_status in await session.execute(stmt):
             if uid in bucket:
-                b = acc[bucket[uid]]
+                b = monthly[p][bucket[uid]]
                 for key, n in zip(statuses.values(), per_status, strict=True):
                     b[key] += sign * int(n or 0)
 
-    # 6. chi bộ, and those that recorded the review this month
-    reviewed = set(
-        await session.scalars(
-            select(UnitPeriod.unit_id)
-            .join(OrgUnit, OrgUnit.id == UnitPeriod.unit_id)
-            .where(OrgUnit.path.startswith(prefix), UnitPeriod.period == period)
-        )
-    )
+    # 6. chi bộ, and those that recorded the review in the month
+    reviewed: dict[str, set[int]] = {p: set() for p in wanted}
+    for uid, p in await session.execute(
+        select(UnitPeriod.unit_id, UnitPeriod.period)
+        .join(OrgUnit, OrgUnit.id == UnitPeriod.unit_id)
+        .where(OrgUnit.path.startswith(prefix), UnitPeriod.period.in_(wanted))
+    ):
+        reviewed[p].add(uid)
     for uid, b_index in bucket.items():
         if uid not in closed and (kinds[uid] == CHI_BO or uid in holds_members):
-            b = acc[b_index]
-            b["cells"] += 1
-            b["cells_reviewed"] += uid in reviewed
+            base[b_index]["cells"] += 1
+            for p in wanted:
+                monthly[p][b_index]["cells_reviewed"] += uid in reviewed[p]
 
     # 7. mô hình and điển hình put forward this year
     rows = await session.execute(
@@ -312,7 +341,7 @@ async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, perio
     for uid, kind, subject, party_member, replicated, n in rows:
         if uid not in bucket:
             continue
-        b = acc[bucket[uid]]
+        b = base[bucket[uid]]
         if kind == "mo_hinh":
             b["models_collective" if subject == "tap_the" else "models_individual"] += n
             if replicated:
@@ -324,20 +353,70 @@ async def build_report(session: AsyncSession, unit: OrgUnit, *, year: int, perio
                 b["exemplars_individual"] += n
                 b["exemplars_party" if party_member else "exemplars_masses"] += n
 
-    for b in acc:
+    for b in base:
         b["required"] = b["members"] - b["exempt"]
-        b["counted"] += b["required"]
-    rates = [Rates(**b) for b in acc]
-    child_rows = [UnitRow(uid, name, 1, rates[i + 1]) for i, (uid, name) in enumerate(children)]
-    whole = total(rates)
-    trend = [(p, assessed_in[p], whole.required - excused_in[p]) for p in months]
-    return Report(
-        year=year,
-        period=period,
-        unit=UnitRow(unit.id, unit.name, 0, whole),
-        children=child_rows,
-        trend=trend,
+        b["counted"] = b["required"]
+    reports = []
+    for period in periods:
+        rates = [
+            Rates(**{**b, **{k: b[k] + m[k] for k in _MONTHLY}})
+            for b, m in zip(base, monthly[period], strict=True)
+        ]
+        child_rows = [UnitRow(uid, name, 1, rates[i + 1]) for i, (uid, name) in enumerate(children)]
+        whole = total(rates)
+        trend = [(p, assessed_in[p], whole.required - excused_in[p]) for p in months if p <= period]
+        reports.append(
+            Report(
+                year=year,
+                period=period,
+                unit=UnitRow(unit.id, unit.name, 0, whole),
+                children=child_rows,
+                trend=trend,
+            )
+        )
+    return reports
+
+
+async def non_submitters(
+    session: AsyncSession, unit: OrgUnit, period: str
+) -> list[tuple[int, int, str]]:
+    """The members of the unit's subtree who owed the month's self-assessment and have none:
+    (unit id, member id, full name), by unit then name. They owe it as the report counts
+    them: active, not exempt, not excused (approved) in the month; units under a closed one
+    are left out."""
+    if _PERIOD.match(period) is None:
+        raise ValueError(f"period {period!r} is not a month")
+    prefix = unit.path
+    depth0 = len(_ids(prefix))
+    units = (
+        await session.execute(
+            select(OrgUnit.id, OrgUnit.path, OrgUnit.closed_at).where(
+                OrgUnit.path.startswith(prefix)
+            )
+        )
+    ).all()
+    closed = {uid for uid, _, closed_at in units if closed_at is not None}
+    included = {uid for uid, path, _ in units if not closed.intersection(_ids(path)[depth0:])}
+    submitted = select(Assessment.id).where(
+        Assessment.member_id == Member.id, Assessment.period == period
     )
+    excused = select(MemberPeriod.id).where(
+        MemberPeriod.member_id == Member.id,
+        MemberPeriod.period == period,
+        MemberPeriod.excuse == "approved",
+    )
+    rows = await session.execute(
+        select(Member.unit_id, Member.id, Member.full_name)
+        .where(
+            Member.unit_id.in_(select(OrgUnit.id).where(OrgUnit.path.startswith(prefix))),
+            Member.active.is_(True),
+            Member.exempt.is_(False),
+            ~submitted.exists(),
+            ~excused.exists(),
+        )
+        .order_by(Member.unit_id, Member.full_name)
+    )
+    return [(uid, mid, name) for uid, mid, name in rows if uid in included]
 
 
 def _ids(path: str) -> list[int]:

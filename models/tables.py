@@ -114,7 +114,11 @@ class Member(Base):
 
     unit: Mapped[OrgUnit] = relationship(lazy="joined")
 
-    __table_args__ = (UniqueConstraint("unit_id", "name_key"),)
+    __table_args__ = (
+        UniqueConstraint("unit_id", "name_key"),
+        # the report's counts per unit read this index alone (migration 0007)
+        Index("ix_members_unit_active", "unit_id", "active", "exempt"),
+    )
 
 
 class Role(Base):
@@ -242,7 +246,10 @@ class Pledge(Base):
         order_by="PledgeItem.position", lazy="selectin", cascade="all, delete-orphan"
     )
 
-    __table_args__ = (UniqueConstraint("member_id", "year", "version"),)
+    __table_args__ = (
+        UniqueConstraint("member_id", "year", "version"),
+        Index("ix_pledges_member_year", "member_id", "year", "status"),
+    )
 
 
 class PledgeItem(Base):
@@ -307,6 +314,8 @@ class AssessmentEntry(Base):
     pledge_item_id: Mapped[int] = mapped_column(ForeignKey("pledge_items.id"))
     status: Mapped[str] = mapped_column(String(16))  # a key of the scale: done | doing | not_yet
     note: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_assessment_entries_status", "assessment_id", "status"),)
 
 
 class MemberPeriod(Base):
@@ -447,6 +456,9 @@ class InboxUpdate(Base):
     )
 
 
+BULK_KINDS = ("broadcast",)  # deliveries sent after every other due row (bot/outbox.py)
+
+
 class Delivery(Base):
     """The outbox: every message the bot sends, planned in the transaction that caused it."""
 
@@ -469,8 +481,17 @@ class Delivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # kind in BULK_KINDS: sent after every other due row (set where rows are planned)
+    bulk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
-    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at", "id"),)
+    __table_args__ = (
+        Index("ix_deliveries_due", "status", "next_attempt_at", "id"),
+        # The worker's two reads: the next rows of conversations, reminders and digests, then
+        # bulk rows; each one range read however many of the other kind wait (migration 0008).
+        Index("ix_deliveries_due_bulk", "status", "bulk", "next_attempt_at", "id"),
+        # a member's latest messages (the digest's "unreachable"), migration 0007
+        Index("ix_deliveries_member", "member_id", "id"),
+    )
 
 
 class ChannelUsage(Base):

@@ -535,3 +535,43 @@ def test_default_period_is_the_local_month() -> None:
     late = datetime(2026, 5, 31, 18, 30, tzinfo=UTC)  # 1 June, 01:30 in Hà Nội
     assert default_period(late, "Asia/Ho_Chi_Minh") == "2026-06"
     assert default_period(late, "UTC") == "2026-05"
+
+
+async def test_the_months_of_a_year_at_once_and_the_non_submitters(
+    sessions: async_sessionmaker[AsyncSession], generated: Gen
+) -> None:
+    """build_reports (the year's roll-up, for bench/) gives each month's build_report; and
+    non_submitters lists the members the month's figures count as owing and not assessed."""
+    from models.reports import build_reports, non_submitters
+
+    g = generated
+    await store(sessions, g)
+    for top in (g.named["Đảng bộ tỉnh Thử Nghiệm"], g.named["Chi bộ thôn Cũ"]):
+        async with sessions() as s:
+            unit = await s.get(OrgUnit, top)
+            assert unit is not None
+            reports = await build_reports(s, unit, year=YEAR, periods=MONTHS)
+            assert [r.period for r in reports] == MONTHS
+            for period, report in zip(MONTHS, reports, strict=True):
+                assert report == await build_report(s, unit, year=YEAR, period=period)
+            check(g, reports[-1], top)
+            late = await non_submitters(s, unit, PERIOD)
+        units = included(g, top)
+        excused = {
+            mp["member_id"]
+            for mp in g.tables[MemberPeriod]
+            if mp["period"] == PERIOD and mp["excuse"] == "approved"
+        }
+        assessed = {a["member_id"] for a in g.tables[Assessment] if a["period"] == PERIOD}
+        owing = {
+            (m["unit_id"], m["id"], m["full_name"])
+            for m in g.tables[Member]
+            if m["unit_id"] in units
+            and m["active"]
+            and not m["exempt"]
+            and m["id"] not in excused | assessed
+        }
+        assert set(late) == owing and len(late) == len(owing) > 0
+        assert [u for u, _, _ in late] == sorted(u for u, _, _ in late)
+        rates = reports[-1].unit.rates
+        assert len(late) == rates.counted - rates.assessed

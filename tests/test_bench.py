@@ -1,0 +1,69 @@
+"""The benchmarks (bench/, issue 7) still run: each at a tiny size on SQLite, printing every
+figure. Their values are not checked here: performance is measured by `make bench`, never by
+timed tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench(*args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", *args, "--db", "sqlite"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def figures(out: str) -> dict[str, str]:
+    """figure name -> the rest of its row, from the printed table."""
+    rows = {}
+    for line in out.splitlines():
+        cells = line.split("  ")
+        if cells[0] in ("reports", "imports"):
+            rest = [c.strip() for c in cells[1:] if c.strip()]
+            rows[rest[0]] = " ".join(rest[1:])
+    return rows
+
+
+def test_reports_benchmark_prints_its_figures() -> None:
+    out = bench(
+        "bench.reports",
+        *("--members", "80", "--cells", "4", "--months", "3", "--samples", "3", "--repeat", "1"),
+    )
+    found = figures(out)
+    for name in (
+        "seeding",
+        "seeded rows",
+        "digest p50",
+        "history p50",
+        "province report",
+        "non-submitters",
+        "full-year roll-up",
+    ):
+        assert name in found, out
+        assert "sqlite" in found[name]
+    assert "nproc" in out and "Python" in out and "load average" in out
+
+
+def test_imports_benchmark_prints_its_figures() -> None:
+    out = bench("bench.imports", "--rows", "60", "--cells", "3")
+    found = figures(out)
+    for fmt in ("csv", "xlsx"):
+        for name in (f"{fmt} import", f"{fmt} re-import", f"{fmt} import rate"):
+            assert name in found, out
+
+
+def test_the_whole_run_lists_the_benchmarks() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "--help"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "--quick" in out.stdout and "--only" in out.stdout
