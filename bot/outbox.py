@@ -18,8 +18,10 @@ stateDiagram-v2
   waiting for a retry never crowd due rows of other chats out of the selection. A row is claimed
   only once the rows before it in its chat are settled (sent, failed, unreachable, unknown: final
   states), so several workers keep the order too.
-- **Bulk last.** A broadcast's rows (BULK_KINDS) are chosen after every other due row, so the
-  replies of a conversation never wait behind ten thousand of them.
+- **Bulk last.** A broadcast's rows (`deliveries.bulk`) are chosen after every other due row,
+  and only while fewer than half the chats are busy; they hold at most 5/6 of the in-flight
+  slots. So the replies of a conversation never wait behind ten thousand of them, and may
+  overtake a broadcast row of their own chat (the order above holds among the other rows).
 - **Limits.** At most `max_in_flight` sends at once; consecutive messages to one chat at least
   `per_chat_interval` seconds apart (one value, or one per channel; Telegram: about one per
   second per chat; the first goes at once; acks of button presses are not paced). The channel
@@ -387,7 +389,8 @@ class DeliveryWorker(Worker):
 
     async def _claim(self, row_id: int) -> _Claimed | None:
         """pending -> sending, if the row is still pending and due. The row was chosen as its
-        chat's next (see _due), so every earlier row of the chat is settled: no check here."""
+        chat's next (see _due), so every earlier row of the chat is settled (a bulk row may be
+        overtaken): no check here."""
         now = self.clock()
         mine = and_(_T.c.id == row_id, _T.c.status == "pending", _T.c.next_attempt_at <= now)
         async with self.sessions() as session, session.begin():

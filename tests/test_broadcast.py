@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.app import App
 from models.db import create_engine, session_factory
-from models.tables import AuditLog
+from models.tables import AuditLog, Delivery
 from tests.support.operator import cli
 from tests.support.platforms import TelegramPlatform, free_port, open_platform
 from tests.support.seeding import linked_members
@@ -25,7 +25,7 @@ N = 2000
 CELLS = 4
 FIRST_CHAT = 500_000
 BLOCKED = (FIRST_CHAT + 7, FIRST_CHAT + 1500)
-PROGRESS_SECONDS = 1.0
+PROGRESS_SECONDS = 2.0  # longer than the App's 1 s look at running broadcasts
 SEND_RATE = 200.0
 ROSTER = len(Path("examples/roster.csv").read_text(encoding="utf-8").splitlines()) - 1
 
@@ -112,8 +112,10 @@ async def test_broadcast_to_2000_members_with_live_progress(
     assert number(report, "Đã gửi") == len(got)
     assert number(report, "lỗi") == 0
     assert number(report, "không liên lạc được") == len(BLOCKED) + ROSTER - 2
-    # The progress message was edited while sending, never faster than the configured pace
-    # (only the final report goes at once), and ended with the report.
+    # The progress message was edited while sending, planned never faster than the configured
+    # pace (only the final report goes at once), and ended with the report. (A send that is
+    # slow may land just before the next one: the pace is checked where it is kept, at the
+    # planning, and on the wire as a rate.)
     edits = [
         (r["time"], r["params"]["text"])
         for r in fake.calls("editMessageText")
@@ -121,12 +123,20 @@ async def test_broadcast_to_2000_members_with_live_progress(
     ]
     running = [at for at, text in edits if "Đang gửi" in text]
     assert running and edits[-1][1] == report
-    gaps = [b - a for a, b in pairwise(running)]
-    assert all(gap >= PROGRESS_SECONDS * 0.9 for gap in gaps), gaps
+    assert len(running) <= (running[-1] - running[0]) / PROGRESS_SECONDS + 2, running
     # And it was audited.
     engine = create_engine(db_url)
     try:
         async with session_factory(engine)() as s:
+            planned = list(
+                await s.scalars(
+                    select(Delivery.created_at)
+                    .where(Delivery.kind == "edit", Delivery.dedupe_key.like("bc:%:p:%"))
+                    .order_by(Delivery.id)
+                )
+            )
+            gaps = [(b - a).total_seconds() for a, b in pairwise(planned[:-1])]
+            assert gaps and all(gap >= PROGRESS_SECONDS for gap in gaps), gaps
             actions = list(await s.scalars(select(AuditLog.action)))
     finally:
         await engine.dispose()
