@@ -142,7 +142,9 @@ class Platform:
             host="127.0.0.1",
             port=port,
             # The journeys answer faster than people do: no flood throttling (test_flood.py).
-            settings=channels.pop("settings", Settings(flood_burst=0)),
+            # They run on the wall clock, so /dangky always registers this year's pledge: the
+            # December switch to next year's is tested on a fixed clock (test_flows.py).
+            settings=channels.pop("settings", Settings(flood_burst=0, next_year_from_month=13)),
             **channels,
         )
 
