@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, String, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -72,7 +72,7 @@ async def digest_reply(
     if unreachable:
         lines.append(fmt(texts.DIGEST_UNREACHABLE, names=_names(unreachable)))
     year = int(meeting.period[:4])
-    pending = len(await store.pending_for_unit(session, cal.unit.id, year))
+    pending = await store.pending_count(session, cal.unit.id, year)
     if pending:
         lines.append(texts.DIGEST_PENDING.format(n=pending))
     buttons = [Choice(texts.BTN_DETAILS, f"!dd:{cal.unit.id}:{meeting.period}")]
@@ -89,13 +89,12 @@ async def digest_reply(
     return Reply("\n".join(lines), buttons, chart=chart)
 
 
-async def _stuck_items(
-    session: AsyncSession, member_ids: list[int], period: str
-) -> list[tuple[int, str]]:
-    """Items marked "chưa thực hiện" in the member's two latest assessments up to this period."""
+def _stuck_statement() -> Select[int, str, int, str, str]:
+    """The entries of each member's two latest assessments up to a period (not the whole
+    year's). Built once: building it costs as much as running it."""
     from models.tables import AssessmentEntry
 
-    # Only the two latest assessments of each member are read (not the whole year's).
+    period = bindparam("period", type_=String)
     earlier = aliased(Assessment)
     second_latest = (
         select(earlier.period)
@@ -105,7 +104,7 @@ async def _stuck_items(
         .offset(1)
         .scalar_subquery()
     )
-    rows = await session.execute(
+    return (
         select(
             Assessment.member_id,
             Assessment.period,
@@ -116,12 +115,24 @@ async def _stuck_items(
         .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)
         .join(PledgeItem, PledgeItem.id == AssessmentEntry.pledge_item_id)
         .where(
-            Assessment.member_id.in_(member_ids),
+            Assessment.member_id.in_(bindparam("ids", expanding=True)),
             Assessment.period <= period,
             Assessment.period >= func.coalesce(second_latest, ""),
         )
         .order_by(Assessment.member_id, Assessment.period.desc())
     )
+
+
+_STUCK = _stuck_statement()
+
+
+async def _stuck_items(
+    session: AsyncSession, member_ids: list[int], period: str
+) -> list[tuple[int, str]]:
+    """Items marked "chưa thực hiện" in the member's two latest assessments up to this period."""
+    if not member_ids:
+        return []
+    rows = await session.execute(_STUCK, {"ids": member_ids, "period": period})
     periods: dict[int, list[str]] = {}
     statuses: dict[tuple[int, int], list[str]] = {}
     actions: dict[int, str] = {}
@@ -139,6 +150,21 @@ async def _stuck_items(
     ]
 
 
+# The members whose last message planned to them (not a reply) reached no channel.
+_LAST_FAILED = select(Delivery.member_id).where(
+    Delivery.id.in_(
+        select(func.max(Delivery.id))
+        .where(
+            Delivery.member_id.in_(bindparam("ids", expanding=True)),
+            Delivery.kind.not_in(routing.DIRECT_KINDS),
+            Delivery.status.not_in(("pending", "sending")),
+        )
+        .group_by(Delivery.member_id)
+    ),
+    Delivery.status.in_(("unreachable", "not_reached")),
+)
+
+
 async def _unreachable(
     session: AsyncSession, members: list[Member], now: datetime, policy: RoutePolicy
 ) -> list[str]:
@@ -146,22 +172,7 @@ async def _unreachable(
     or outside its window, or the last message planned to them reached no channel."""
     ids = [m.id for m in members]
     accounts = await routing.identities(session, ids)
-    last = (
-        select(func.max(Delivery.id))
-        .where(
-            Delivery.member_id.in_(ids),
-            Delivery.kind.not_in(routing.DIRECT_KINDS),
-            Delivery.status.not_in(("pending", "sending")),
-        )
-        .group_by(Delivery.member_id)
-    )
-    failed = set(
-        await session.scalars(
-            select(Delivery.member_id).where(
-                Delivery.id.in_(last), Delivery.status.in_(("unreachable", "not_reached"))
-            )
-        )
-    )
+    failed = set(await session.scalars(_LAST_FAILED, {"ids": ids})) if ids else set()
     return [
         m.full_name
         for m in members
@@ -242,9 +253,10 @@ async def details(ctx: Ctx, args: str) -> None:
     cal, meeting = found
     rule = pm.reminder_rule_of(cal.unit, ctx.settings.reminders)
     up = await pm.unit_period(ctx.session, cal, meeting, rule, ctx.now)
+    assessed = await pm.assessments_for(ctx.session, [m.id for m in up.members], meeting.period)
     lines = [fmt(texts.DETAILS_HEADER, month=month_label(meeting.period), unit=cal.unit.name)]
     for member in up.members:
-        submitted = up.assessments.get(member.id)
+        submitted = assessed.get(member.id)
         marks = ""
         if submitted is not None:
             marks = " " + "".join(texts.DETAILS_MARK.get(e.status, "?") for e in submitted.entries)

@@ -69,10 +69,12 @@ async def _status(ctx: Ctx, cal: pm.Calendar, meeting: Meeting) -> str:
     assert ctx.member is not None
     following = cal.meeting(shift_period(meeting.period, 1))
     reminders = pm.reminder_rule_of(cal.unit, ctx.settings.reminders)
+    submitted = await pm.assessment(ctx.session, ctx.member.id, meeting.period)
+    mark = await pm.mark_of(ctx.session, ctx.member.id, meeting.period)
     return pm.status_of(
         ctx.member,
-        await pm.assessment(ctx.session, ctx.member.id, meeting.period),
-        await pm.mark_of(ctx.session, ctx.member.id, meeting.period),
+        submitted.late if submitted else None,
+        mark.excuse if mark else None,
         meeting,
         opens_at(following, reminders, cal.tz) if following else None,
         ctx.now,

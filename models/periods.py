@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.schedule import (
@@ -54,8 +54,11 @@ def reminder_rule_of(unit: OrgUnit, default: ReminderRule) -> ReminderRule:
     return ReminderRule.from_json(unit.reminder_rule) if unit.reminder_rule else default
 
 
+_OVERRIDES = select(MeetingOverride).where(MeetingOverride.unit_id == bindparam("unit_id"))
+
+
 async def overrides_of(session: AsyncSession, unit_id: int) -> dict[str, Override]:
-    rows = await session.scalars(select(MeetingOverride).where(MeetingOverride.unit_id == unit_id))
+    rows = await session.scalars(_OVERRIDES, {"unit_id": unit_id})
     return {
         r.period: Override(
             period=r.period, starts_at=None if r.cancelled else r.starts_at, place=r.place
@@ -131,6 +134,16 @@ async def assessment(session: AsyncSession, member_id: int, period: str) -> Asse
     return (await session.scalars(stmt)).first()
 
 
+async def assessments_for(
+    session: AsyncSession, member_ids: Sequence[int], period: str
+) -> dict[int, Assessment]:
+    """The period's self-assessments of these members (with their entries), by member."""
+    stmt = select(Assessment).where(
+        Assessment.member_id.in_(member_ids), Assessment.period == period
+    )
+    return {a.member_id: a for a in await session.scalars(stmt)}
+
+
 async def previous_assessment(
     session: AsyncSession, member_id: int, period: str
 ) -> Assessment | None:
@@ -199,19 +212,20 @@ async def ensure_mark(
 
 def status_of(
     member: Member,
-    submitted: Assessment | None,
-    mark: MemberPeriod | None,
+    late: bool | None,
+    excuse: str | None,
     meeting: Meeting,
     next_opens: datetime | None,
     now: datetime,
 ) -> str:
-    """A member's status for one period (see the module docstring)."""
+    """A member's status for one period (see the module docstring): `late` is None without a
+    self-assessment, else whether it came late; `excuse` is the period mark's excuse, if any."""
     if member.exempt:
         return EXEMPT
-    if mark is not None and mark.excuse == "approved":
+    if excuse == "approved":
         return EXCUSED
-    if submitted is not None:
-        return LATE if submitted.late else SUBMITTED
+    if late is not None:
+        return LATE if late else SUBMITTED
     if next_opens is not None and now >= next_opens:
         return NOT_SUBMITTED
     return MISSING
@@ -224,7 +238,6 @@ class UnitPeriod:
     meeting: Meeting
     members: list[Member]
     statuses: dict[int, str]  # member id -> status
-    assessments: dict[int, Assessment]
 
 
 async def unit_period(
@@ -234,34 +247,26 @@ async def unit_period(
     reminders: ReminderRule,
     now: datetime,
 ) -> UnitPeriod:
-    members = list(
-        await session.scalars(
-            select(Member)
+    # One query (the digest's main read): each active member with the period's
+    # self-assessment and mark, when there are.
+    rows = (
+        await session.execute(
+            select(Member, Assessment.late, MemberPeriod.excuse)
+            .outerjoin(
+                Assessment,
+                and_(Assessment.member_id == Member.id, Assessment.period == meeting.period),
+            )
+            .outerjoin(
+                MemberPeriod,
+                and_(MemberPeriod.member_id == Member.id, MemberPeriod.period == meeting.period),
+            )
             .where(Member.unit_id == cal.unit.id, Member.active.is_(True))
-            .order_by(Member.full_name)
+            .order_by(Member.full_name, Member.id)
         )
-    )
-    ids = [m.id for m in members]
-    submitted = {
-        a.member_id: a
-        for a in await session.scalars(
-            select(Assessment).where(
-                Assessment.member_id.in_(ids), Assessment.period == meeting.period
-            )
-        )
-    }
-    marks = {
-        m.member_id: m
-        for m in await session.scalars(
-            select(MemberPeriod).where(
-                MemberPeriod.member_id.in_(ids), MemberPeriod.period == meeting.period
-            )
-        )
-    }
+    ).all()
     following = cal.meeting(shift_period(meeting.period, 1))
     next_opens = opens_at(following, reminders, cal.tz) if following else None
     statuses = {
-        m.id: status_of(m, submitted.get(m.id), marks.get(m.id), meeting, next_opens, now)
-        for m in members
+        m.id: status_of(m, late, excuse, meeting, next_opens, now) for m, late, excuse in rows
     }
-    return UnitPeriod(meeting, members, statuses, submitted)
+    return UnitPeriod(meeting, [m for m, _, _ in rows], statuses)

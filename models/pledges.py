@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.tables import Member, Pledge, PledgeItem
@@ -136,11 +136,12 @@ async def decide(
     await session.flush()
 
 
-async def pending_for_unit(session: AsyncSession, unit_id: int, year: int) -> list[Pledge]:
+async def pending_count(session: AsyncSession, unit_id: int, year: int) -> int:
+    """The chi bộ's pledges waiting for the bí thư's approval."""
     stmt = (
-        select(Pledge)
+        select(func.count())
+        .select_from(Pledge)
         .join(Member, Member.id == Pledge.member_id)
         .where(Member.unit_id == unit_id, Pledge.year == year, Pledge.status == PENDING)
-        .order_by(Pledge.submitted_at)
     )
-    return list(await session.scalars(stmt))
+    return int(await session.scalar(stmt) or 0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import conversations, outbox
@@ -43,11 +43,15 @@ class RoutePolicy:
         return seen is not None and now - seen < window
 
 
+# Built once: for a chi bộ's digest, building the statement cost as much as running it.
+_IDENTITIES = select(Identity).where(Identity.member_id.in_(bindparam("ids", expanding=True)))
+
+
 async def identities(session: AsyncSession, member_ids: Iterable[int]) -> dict[int, list[Identity]]:
     ids = list(member_ids)
     found: dict[int, list[Identity]] = {member_id: [] for member_id in ids}
     if ids:
-        for identity in await session.scalars(select(Identity).where(Identity.member_id.in_(ids))):
+        for identity in await session.scalars(_IDENTITIES, {"ids": ids}):
             found[identity.member_id].append(identity)
     return found
 
