@@ -37,7 +37,7 @@ class TelegramConfig:
     webhook_url: str = ""
     webhook_secret: str | None = None
     poll_timeout: int = 30
-    rate_per_second: float = 30.0
+    rate_per_second: float = 29.5
     per_chat_interval: float = 1.0
 
 
@@ -170,7 +170,7 @@ def load(path: str | Path | None = None, env: dict[str, str] | None = None) -> C
         webhook_url=webhook_url,
         webhook_secret=secret,
         poll_timeout=r.positive("telegram", "poll_timeout", 30),
-        rate_per_second=r.get("telegram", "rate_per_second", float, 30.0),
+        rate_per_second=r.get("telegram", "rate_per_second", float, 29.5),
         per_chat_interval=r.get("telegram", "per_chat_interval", float, 1.0),
     )
 

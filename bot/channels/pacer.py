@@ -50,7 +50,12 @@ class SteadyRateLimiter(BaseRateLimiter[int]):
             # A deadline, not a condition to poll: it only moves when a 429 pauses everyone.
             while (wait := self._next - loop.time()) > 0:  # noqa: ASYNC110
                 await asyncio.sleep(wait)
-            self._next = loop.time() + self.interval
+            # On a grid: the next start is one interval after this one was due, not after the
+            # moment the sleep happened to end (that lag, ~1 ms a send, cost 3% of the rate).
+            # After an idle spell the grid restarts from now, so no burst makes up for it.
+            now = loop.time()
+            due = self._next if now - self._next < self.interval else now
+            self._next = due + self.interval
 
     def _pause(self, seconds: float) -> None:
         until = asyncio.get_running_loop().time() + seconds
