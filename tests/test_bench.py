@@ -28,7 +28,7 @@ def figures(out: str) -> dict[str, str]:
     rows = {}
     for line in out.splitlines():
         cells = line.split("  ")
-        if cells[0] in ("reports", "imports"):
+        if cells[0] in ("reports", "imports", "broadcast", "memory", "inbound"):
             rest = [c.strip() for c in cells[1:] if c.strip()]
             rows[rest[0]] = " ".join(rest[1:])
     return rows
@@ -67,3 +67,55 @@ def test_the_whole_run_lists_the_benchmarks() -> None:
         [sys.executable, "-m", "bench", "--help"], cwd=ROOT, capture_output=True, text=True
     )
     assert out.returncode == 0 and "--quick" in out.stdout and "--only" in out.stdout
+
+
+def test_broadcast_benchmark_prints_its_figures() -> None:
+    out = bench("bench.broadcast", "--recipients", "60", "--cells", "3", "--fake-rate", "100")
+    found = figures(out)
+    for name in (
+        "planning",
+        "wall time",
+        "achieved rate",
+        "429s",
+        "duplicates",
+        "losses",
+        "not sent (db)",
+        "progress edits",
+    ):
+        assert name in found, out
+        assert "sqlite" in found[name]
+    # every recipient got the broadcast once (the run's outcome, not its speed)
+    for name in ("duplicates", "losses", "not sent (db)"):
+        assert found[name].split()[1] == "0.00", out
+
+
+def test_memory_benchmark_prints_its_figures() -> None:
+    out = bench(
+        "bench.memory",
+        *("--members", "300", "--recipients", "60", "--fake-rate", "100", "--settle", "0.5"),
+    )
+    found = figures(out)
+    for name in ("members", "recipients", "idle RSS", "RSS during broadcast, max", "peak RSS"):
+        assert name in found, out
+    assert found["recipients"].split()[1] == "60.0", out
+
+
+def test_inbound_benchmark_prints_its_figures() -> None:
+    out = bench(
+        "bench.inbound",
+        *("--updates", "40", "--chats", "8", "--latency", "3", "--mode", "both"),
+    )
+    found = figures(out)
+    for mode in ("webhook", "polling"):
+        for name in (
+            f"floor {mode}",
+            f"floor {mode} (aiohttp)",
+            f"ours {mode}",
+            f"ours {mode} (aiohttp)",
+            f"ratio ours/floor {mode}",
+            f"ours {mode} latency p50",
+            f"ours {mode} latency p95",
+        ):
+            assert name in found, out
+        assert "updates/s" in found[f"ours {mode}"] and "sqlite" in found[f"ours {mode}"]
+        assert "≥ 1.00" in found[f"ratio ours/floor {mode}"], out
