@@ -64,8 +64,10 @@ async def test_secretary_reports_and_exports_only_their_own_chi_bo(
         await sec.say(roster_codes["Trần Văn Thắng"], "Chào đồng chí")
         await member.say(roster_codes["Hoàng Văn Sơn"], "Chào đồng chí")
         await register_pledge(member)
+        # the secretary is told of the pledge to approve first: /baocao's answer comes after it
+        await sec.wait(0, "Bản đăng ký chờ duyệt")
 
-        report = await sec.say("/baocao", "Chi bộ thôn 2")
+        report = await sec.say("/baocao", "Kết quả học tập")
         assert "Đã đăng ký" in report and "1/" in report
 
         # A member without a role, and forged buttons for units outside the secretary's own.
