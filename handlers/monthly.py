@@ -154,6 +154,7 @@ async def _answer_menu(ctx: Ctx, answer: Answer) -> None:
         answer.value or ""
     )
     if answer.value == "close":
+        ctx.reply(texts.SCHEDULE_CLOSED)
         await ctx.finish()
     elif step is not None and (step == "ask_rule" or ctx.data.get("period")):
         await ctx.goto(step)
@@ -502,6 +503,7 @@ async def _answer_confirm_edit(ctx: Ctx, answer: Answer) -> None:
     if answer.value == "edit":
         await ctx.goto("item")
     elif answer.value == "close":
+        ctx.reply(texts.ASSESS_LEFT_AS_SENT.format(month=month_label(ctx.data["period"])))
         await ctx.finish()
     else:
         await ctx.goto("confirm_edit")

@@ -205,6 +205,7 @@ async def _prompt_pick(ctx: Ctx) -> None:
 async def _answer_pick(ctx: Ctx, answer: Answer) -> None:
     value = answer.value or ""
     if value == "close":
+        ctx.reply(texts.REVIEW_CLOSED)
         await ctx.finish()
     elif value == "done":
         await _record_reviewed(ctx)

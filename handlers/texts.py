@@ -1371,3 +1371,8 @@ CLI_DB_FAULTS = {
     "khi cơ sở dữ liệu hoạt động.",
     "busy": "Cơ sở dữ liệu đang bận (bị khóa). Lệnh chưa ghi gì; hãy chạy lại sau ít phút.",
 }
+
+# "Đóng" in a menu: said, so a member who typed the choice's number is not left without an answer
+ASSESS_LEFT_AS_SENT = "Đã đóng. Tự đánh giá tháng {month} giữ nguyên như đã gửi."
+SCHEDULE_CLOSED = "Đã đóng. Gõ /lichhop để xem hoặc đổi lịch sinh hoạt bất cứ lúc nào."
+REVIEW_CLOSED = "Đã đóng. Những gì đã ghi vẫn được giữ; mở lại từ /chibo."

@@ -121,6 +121,9 @@ async def test_a_whole_month(world: World) -> None:
     # m1 edits before the meeting: last answer pre-selected
     await h.say("m1", "/tudanhgia")
     assert "đã nộp tự đánh giá tháng 12/2026" in h.last("m1").text
+    await h.press("m1", "Đóng")  # said, not silence (found by the fuzzer: Zalo Bot's "2")
+    assert "Tự đánh giá tháng 12/2026 giữ nguyên" in h.last("m1").text
+    await h.say("m1", "/tudanhgia")
     await h.press("m1", "Sửa tự đánh giá")
     labels = [c.label for c in h.last("m1").choices]
     assert "Đang thực hiện (như tháng trước)" in labels
@@ -180,6 +183,9 @@ async def test_moved_and_cancelled_meetings(world: World) -> None:
     w, h = world, world.h
     await set_schedule(w, rule="thứ Năm tuần đầu", time="7h30")
     assert "Thứ Năm, ngày 3/12/2026, lúc 07:30" in text_of(await h.say("m1", "/lich"))
+    await h.say("sec", "/lichhop")
+    await h.press("sec", "Đóng")
+    assert "Đã đóng. Gõ /lichhop" in h.last("sec").text
     await h.say("sec", "/lichhop")
     await h.press("sec", "Dời buổi họp tháng 12/2026")
     await h.say("sec", "5/12")
@@ -264,6 +270,9 @@ async def test_after_the_meeting_comment_reopen_and_on_behalf(world: World) -> N
     await h.say("sec", "/chibo")
     await h.press("sec", "Xem xét sau sinh hoạt tháng 12/2026")
     assert "Sau sinh hoạt tháng 12/2026" in h.last("sec").text
+    await h.press("sec", "Đóng")
+    assert "Đã đóng. Những gì đã ghi vẫn được giữ" in h.last("sec").text
+    await h.press("sec", "Xem xét sau sinh hoạt tháng 12/2026")
 
     # a comment the member then reads
     await h.press("sec", "Hoàng Văn Sơn")

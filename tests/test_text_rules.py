@@ -151,3 +151,24 @@ def test_the_digest_chart_renders_a_png_with_vietnamese_labels() -> None:
     png = bar_chart_png(chart)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000
     assert chart_as_text(chart) == "Tự đánh giá tháng 12/2026: Đã nộp: 9 · Chưa nộp: 3"
+
+
+def test_every_wording_in_texts_is_defined_once() -> None:
+    """A second `NAME = …` in handlers/texts.py silently replaces the first wording wherever it
+    is used (it happened: a new ASSESS_CLOSED replaced the meeting-has-begun message)."""
+    import ast
+    from collections import Counter
+    from pathlib import Path
+
+    import handlers.texts
+
+    tree = ast.parse(Path(handlers.texts.__file__).read_text(encoding="utf-8"))
+    names = Counter(
+        target.id
+        for node in tree.body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
+        if isinstance(target, ast.Name)
+    )
+    assert len(names) > 100
+    assert [name for name, n in names.items() if n > 1] == []
