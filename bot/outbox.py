@@ -159,6 +159,7 @@ class DeliveryWorker(Worker):
         self._in_flight = asyncio.Semaphore(max_in_flight)
         self._bulk_slots = asyncio.Semaphore(max(1, max_in_flight - max(1, max_in_flight // 6)))
         self._last_send: dict[Chat, float] = {}  # time.monotonic() when a send to it finished
+        self._faults = 0  # database failures in a row: one traceback per outage, not per look
         self._next_recovery = 0.0  # time.monotonic(); 0: at the first drain
 
     # -- the loop --------------------------------------------------------------------------
@@ -223,15 +224,28 @@ class DeliveryWorker(Worker):
                 if not settled:  # waits for a retry: nothing newer for this chat meanwhile
                     break
         except Exception:  # the database, most likely: the chat is tried again later
-            log.exception("delivering to %s:%s stopped", *queue[0].chat)
+            self._fault("delivering to %s:%s stopped", *queue[0].chat)
         return attempted
 
     async def _look(self, limit: int, *, bulk: bool) -> list[_Due]:
         try:
-            return await self._due(limit, bulk=bulk)
+            due = await self._due(limit, bulk=bulk)
         except Exception:  # the database is away: the run() loop looks again at its next poll
-            log.exception("could not read the outbox")
+            self._fault("could not read the outbox")
             return []
+        if self._faults:
+            log.warning("the outbox is read again, after %s database failures", self._faults)
+            self._faults = 0
+        return due
+
+    def _fault(self, message: str, *args: object) -> None:
+        """An outage's first failure with its traceback; the rest, until the outbox is read
+        again, in one line each (a restart of PostgreSQL logged 20 tracebacks)."""
+        self._faults += 1
+        if self._faults == 1:
+            log.exception(message, *args)
+        else:
+            log.warning(message + " (%s failures in a row)", *args, self._faults)
 
     def _interval(self, row: _Due) -> float:
         """Seconds between two messages to the row's chat; acks are not paced."""
