@@ -7,6 +7,7 @@ import asyncio
 import bisect
 import contextlib
 import itertools
+import logging
 import random
 import signal
 import sys
@@ -433,7 +434,7 @@ async def test_stopping_finishes_the_sends_already_started(sessions: Sessions) -
 
 
 async def test_a_database_hiccup_does_not_stop_the_worker(
-    sessions: Sessions, fake: FakeTelegramAPI
+    sessions: Sessions, fake: FakeTelegramAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
     clock = Clock()
     keys = await plan_rows(sessions, 1, 1, now=clock())
@@ -445,10 +446,22 @@ async def test_a_database_hiccup_does_not_stop_the_worker(
             raise OSError("connection reset by peer")
 
         worker._due = unreachable_database  # type: ignore[method-assign]
-        assert await worker.drain() == 0  # logged; the run() loop looks again at its next poll
-        worker._due = due  # type: ignore[method-assign]
-        assert await worker.drain() == 1
+        with caplog.at_level(logging.WARNING, logger="bot.outbox"):
+            for _ in range(3):  # logged; the run() loop looks again at its next poll
+                assert await worker.drain() == 0
+            worker._due = due  # type: ignore[method-assign]
+            assert await worker.drain() == 1
     assert sent_keys(fake) == keys
+    # one traceback per outage, a line for each further failure, one when it works again
+    logged = [
+        (r.getMessage(), r.exc_info is not None) for r in caplog.records if r.name == "bot.outbox"
+    ]
+    assert logged == [
+        ("could not read the outbox", True),
+        ("could not read the outbox (2 failures in a row)", False),
+        ("could not read the outbox (3 failures in a row)", False),
+        ("the outbox is read again, after 3 database failures", False),
+    ]
 
 
 @contextlib.asynccontextmanager

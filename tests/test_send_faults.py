@@ -660,3 +660,21 @@ async def test_flood_control_holds_every_send_for_its_retry_after(
     assert len(during) <= 3 and all(t < 0.25 for t in during), during
     assert peak_per_second(faults.arrivals) <= 30 + 1
     assert sorted(tg_sent(tg)) == [f"k{n:02d}" for n in range(60)]
+
+
+async def test_the_pacer_keeps_its_grid_when_a_wake_up_is_late() -> None:
+    """Each start is due one interval after the previous one was due: a late wake-up does not
+    push every later send back (that lag cost ~3 % of the rate). After an idle spell the grid
+    restarts from now, so no burst makes up for the quiet time."""
+    from bot.channels.pacer import SteadyRateLimiter
+
+    pacer = SteadyRateLimiter(10)  # one start every 0.1 s
+    await pacer._wait_turn()
+    first_due = pacer._next
+    await asyncio.sleep(first_due - asyncio.get_running_loop().time() + 0.03)  # 30 ms late
+    await pacer._wait_turn()
+    assert pacer._next == pytest.approx(first_due + 0.1, abs=1e-9)
+    await asyncio.sleep(0.3)  # idle: more than an interval past the due time
+    before = asyncio.get_running_loop().time()
+    await pacer._wait_turn()
+    assert pacer._next >= before + 0.1
