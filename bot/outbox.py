@@ -55,8 +55,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, and_, func, or_, select, union_all, update
+from sqlalchemy import (
+    CursorResult,
+    Integer,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.elements import BindParameter
 
 from bot.channels.base import Channel, DeliveryError, delivery_id
 from bot.worker import Worker
@@ -101,6 +113,51 @@ def backoff(
     "equal jitter" (half fixed, half random) so rows that failed together do not retry together."""
     ceiling = min(cap, base * 2.0 ** min(max(attempts - 1, 0), 62))
     return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+
+def _due_statements() -> dict[bool, Any]:
+    """The two parts of DeliveryWorker._due (conversation rows, bulk rows), built once: building
+    them cost as much CPU as running them, and the worker looks after every send."""
+    now: BindParameter[datetime] = bindparam("now")
+    channels: BindParameter[list[str]] = bindparam("channels", expanding=True)
+    holding = union_all(
+        select(_T.c.channel, _T.c.chat_id, _T.c.id).where(_T.c.status == "sending"),
+        # Waiting for a retry holds the chat; a first try planned for later (quiet hours)
+        # does not: replies to the person go out before it.
+        select(_T.c.channel, _T.c.chat_id, _T.c.id).where(
+            _T.c.status == "pending", _T.c.next_attempt_at > now, _T.c.attempts > 0
+        ),
+    ).subquery("holding")
+    held = (
+        select(holding.c.channel, holding.c.chat_id, func.min(holding.c.id).label("first"))
+        .where(holding.c.channel.in_(channels))
+        .group_by(holding.c.channel, holding.c.chat_id)
+        .subquery("held")
+    )
+
+    def part(bulk: bool) -> Any:
+        return (
+            select(_T.c.id, _T.c.channel, _T.c.chat_id, _T.c.kind)
+            .select_from(
+                _T.outerjoin(
+                    held, and_(held.c.channel == _T.c.channel, held.c.chat_id == _T.c.chat_id)
+                )
+            )
+            .where(
+                _T.c.status == "pending",
+                _T.c.bulk == bulk,
+                _T.c.next_attempt_at <= now,
+                _T.c.channel.in_(channels),
+                or_(held.c.first.is_(None), _T.c.id < held.c.first),
+            )
+            .order_by(_T.c.next_attempt_at, _T.c.id)
+            .limit(bindparam("n", type_=Integer))
+        )
+
+    return {False: part(False), True: part(True)}
+
+
+_DUE = _due_statements()
 
 
 @dataclass(frozen=True)
@@ -283,46 +340,11 @@ class DeliveryWorker(Worker):
         Rows are fetched in due order and each chat's are sent in id order; a chat's rows are
         a prefix of its due rows unless a part is cut by its limit (then the rest comes next).
         """
-        now = self.clock()
-        channels = list(self.channels)
-        holding = union_all(
-            select(_T.c.channel, _T.c.chat_id, _T.c.id).where(_T.c.status == "sending"),
-            # Waiting for a retry holds the chat; a first try planned for later (quiet hours)
-            # does not: replies to the person go out before it.
-            select(_T.c.channel, _T.c.chat_id, _T.c.id).where(
-                _T.c.status == "pending", _T.c.next_attempt_at > now, _T.c.attempts > 0
-            ),
-        ).subquery("holding")
-        held = (
-            select(holding.c.channel, holding.c.chat_id, func.min(holding.c.id).label("first"))
-            .where(holding.c.channel.in_(channels))
-            .group_by(holding.c.channel, holding.c.chat_id)
-            .subquery("held")
-        )
-
-        def part(bulk: bool, n: int) -> Any:
-            return (
-                select(_T.c.id, _T.c.channel, _T.c.chat_id, _T.c.kind)
-                .select_from(
-                    _T.outerjoin(
-                        held, and_(held.c.channel == _T.c.channel, held.c.chat_id == _T.c.chat_id)
-                    )
-                )
-                .where(
-                    _T.c.status == "pending",
-                    _T.c.bulk == bulk,
-                    _T.c.next_attempt_at <= now,
-                    _T.c.channel.in_(channels),
-                    or_(held.c.first.is_(None), _T.c.id < held.c.first),
-                )
-                .order_by(_T.c.next_attempt_at, _T.c.id)
-                .limit(n)
-            )
-
+        params = {"now": self.clock(), "channels": list(self.channels)}
         async with self.sessions() as session:
-            rows = [_Due(*r) for r in await session.execute(part(False, limit))]
+            rows = [_Due(*r) for r in await session.execute(_DUE[False], {**params, "n": limit})]
             if bulk and len(rows) < limit:
-                more = await session.execute(part(True, limit - len(rows)))
+                more = await session.execute(_DUE[True], {**params, "n": limit - len(rows)})
                 rows += [_Due(*r) for r in more]
         per_chat: dict[Chat, list[_Due]] = {}
         for row in rows:

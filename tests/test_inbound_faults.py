@@ -331,3 +331,71 @@ async def test_a_lone_surrogate_is_stored_as_a_replacement_character(sessions: A
     assert row.payload["text"] == "/trogiup \ufffd"
     assert row.payload["display_name"] == "A\ufffdB"
     assert row.status == "done"
+
+
+# -- several updates in one transaction -----------------------------------------------------------
+
+
+async def test_a_batch_keeps_each_chats_order_and_a_failing_update_fails_alone(
+    db_url: str, sessions: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The inbox worker processes pending updates several to a transaction (bot.inbox): one that
+    raises must leave the others processed, in order, and be the only one failed."""
+    from bot.inbox import InboxWorker, store
+    from handlers.messages import Incoming
+    from handlers.settings import Settings
+    from tests.support.seeding import linked_members
+
+    a, b, c = (str(chat) for chat in await linked_members(db_url, 3, cells=1, first_chat=990_001))
+    real = COMMANDS["trogiup"].run
+
+    async def broken_for_b(ctx: Any, args: str) -> None:
+        if ctx.inc.chat_id == b:
+            raise RuntimeError("boom for b")
+        await real(ctx, args)
+
+    monkeypatch.setattr(COMMANDS["trogiup"], "run", broken_for_b)
+    caplog.set_level(logging.ERROR, logger="bot.inbox")
+    kicks: list[int] = []
+    worker = InboxWorker(sessions, Settings(), utcnow, on_planned=lambda: kicks.append(1))
+
+    async def stored(*messages: tuple[str, str]) -> list[str]:
+        keys = []
+        for chat, text in messages:
+            keys.append(uuid.uuid4().hex)
+            assert await store(
+                sessions,
+                Incoming("telegram", chat, chat, text=text),
+                update_key=keys[-1],
+                now=utcnow(),
+            )
+        return keys
+
+    async def outcome(keys: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+        async with sessions() as s:
+            rows = {r.update_key: r for r in await s.scalars(select(InboxUpdate))}
+            sent = await s.scalars(select(Delivery).order_by(Delivery.id))
+            texts_by_chat: dict[str, list[str]] = {}
+            for d in sent:
+                texts_by_chat.setdefault(d.chat_id, []).append(d.payload["text"])
+        return [rows[k].status for k in keys], texts_by_chat
+
+    # Good updates only: processed together, and the delivery worker is kicked once for them.
+    keys = await stored((a, "xin chào"), (c, "xin chào"), (a, "/trogiup"))
+    assert await worker.drain() == 3
+    statuses, by_chat = await outcome(keys)
+    assert statuses == ["done"] * 3 and len(kicks) == 1
+    help_text = by_chat[a][1]  # /trogiup's answer names the member: "/dangky" is in it
+    assert by_chat[a] == [texts.NOT_UNDERSTOOD, help_text] and "/dangky" in help_text
+
+    # b's update raises in the middle of a batch: the others are kept, in each chat's order.
+    keys = await stored((a, "/trogiup"), (b, "/trogiup"), (a, "xin chào"), (c, "/trogiup"))
+    assert await worker.drain() == 4
+    statuses, after = await outcome(keys)
+    assert statuses == ["done", "failed", "done", "done"]
+    assert after[a][2:] == [help_text, texts.NOT_UNDERSTOOD]
+    assert after[b] == [texts.ERROR]
+    assert after[c][0] == texts.NOT_UNDERSTOOD and "/dangky" in after[c][1]
+    assert len(after[c]) == 2
+    failures = [r for r in caplog.records if r.name == "bot.inbox" and r.levelno >= logging.ERROR]
+    assert len(failures) == 1 and f"telegram update {keys[1]}" in failures[0].getMessage()
