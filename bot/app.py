@@ -67,6 +67,7 @@ class App:
             self.sessions, config.settings, clock, on_planned=self.delivery.kick
         )
         self.throttle = throttle_for(config.settings)  # flooding chats: stored, not processed
+        self._store = inbox.InboxStore(self.sessions, self.throttle)
         self.scheduler = Scheduler(
             self.sessions, config.settings, clock, on_planned=self.delivery.kick
         )
@@ -93,9 +94,7 @@ class App:
         """inbox.store; a database that cannot take the update raises NotStored (a webhook
         answers non-2xx, the platform sends it again), logged once per outage, not per try."""
         try:
-            new = await inbox.store(
-                self.sessions, inc, update_key=update_key, now=self.clock(), throttle=self.throttle
-            )
+            new = await self._store(inc, update_key=update_key, now=self.clock())
         except Exception as exc:
             self._store_failures += 1
             if self._store_failures == 1:

@@ -9,7 +9,8 @@ bot gets its over-budget updates stored as "throttled" (bot.throttle): never pro
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import throttle as flood
+from bot.group_commit import GroupCommit
 from bot.worker import Worker
 from handlers import texts
 from handlers.core import plan_error_reply, process
@@ -44,32 +46,79 @@ async def store(
 ) -> bool:
     """Keep the update; True if it is new. Raises if the database cannot take it (→ non-2xx).
     Over its chat's flood budget it is kept as "throttled" (bot.throttle): never processed."""
+
+    async def alone(stored: _Stored) -> bool:
+        async with sessions() as session, session.begin():
+            return await _insert(session, stored)
+
+    return await _store_deciding(alone, inc, update_key, now, throttle)
+
+
+class InboxStore:
+    """`store` for the running bot: updates that arrive together (concurrent webhook requests,
+    a getUpdates batch) are stored in one transaction (bot.group_commit)."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        throttle: flood.FloodThrottle | None = None,
+    ) -> None:
+        self.sessions, self.throttle = sessions, throttle
+        self._group = GroupCommit(self._store_many, alone=lambda exc: db.fault(exc) is None)
+
+    async def __call__(self, inc: Incoming, *, update_key: str, now: datetime) -> bool:
+        return await _store_deciding(self._group.submit, inc, update_key, now, self.throttle)
+
+    async def _store_many(self, updates: list[_Stored]) -> list[bool]:
+        async with self.sessions() as session, session.begin():
+            return [await _insert(session, stored) for stored in updates]
+
+
+@dataclass(frozen=True)
+class _Stored:
+    inc: Incoming
+    update_key: str
+    now: datetime
+    decision: flood.Decision
+
+
+async def _store_deciding(
+    insert: Callable[[_Stored], Awaitable[bool]],
+    inc: Incoming,
+    update_key: str,
+    now: datetime,
+    throttle: flood.FloodThrottle | None,
+) -> bool:
     decision = flood.decide(throttle, inc)
     try:
-        async with sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            stmt = (
-                insert(InboxUpdate)
-                .values(
-                    channel=inc.channel,
-                    update_key=update_key,
-                    payload=_storable(inc.to_dict()),
-                    status=decision.status,
-                    received_at=now,
-                    processed_at=now if decision.verdict.throttled else None,
-                )
-                .on_conflict_do_nothing(index_elements=["channel", "update_key"])
-            )
-            result = await session.execute(stmt)
-            new = bool(getattr(result, "rowcount", 0))
-            if new:
-                await decision.stored(session, inc, update_key=update_key, now=now)
+        new = await insert(_Stored(inc, update_key, now, decision))
     except BaseException:
         decision.undo()  # not stored: it comes again, and counts then
         raise
     if not new:
         decision.undo()  # a redelivery: counted, and decided, the first time
+    return new
+
+
+async def _insert(session: AsyncSession, stored: _Stored) -> bool:
+    inc, decision, now = stored.inc, stored.decision, stored.now
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(InboxUpdate)
+        .values(
+            channel=inc.channel,
+            update_key=stored.update_key,
+            payload=_storable(inc.to_dict()),
+            status=decision.status,
+            received_at=now,
+            processed_at=now if decision.verdict.throttled else None,
+        )
+        .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+    )
+    new = bool(getattr(await session.execute(stmt), "rowcount", 0))
+    if new:
+        await decision.stored(session, inc, update_key=stored.update_key, now=now)
     return new
 
 

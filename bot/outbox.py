@@ -68,9 +68,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from bot.channels.base import Channel, DeliveryError, delivery_id
+from bot.group_commit import GroupCommit
 from bot.worker import Worker
 from handlers import texts
 from handlers.text import number_vi
@@ -99,6 +100,7 @@ RECORD_RETRY_FIRST, RECORD_RETRY_CAP = 0.2, 10.0  # recording an outcome: see _r
 LEASE_EXPIRED = "its worker stopped while sending (lease expired)"
 
 Chat = tuple[str, str]
+_Outcome = tuple["_Claimed", DeliveryError | None, str | None]  # what a send came to
 _T = cast(Table, Delivery.__table__)  # Core statements: the worker needs no ORM objects
 
 
@@ -217,6 +219,9 @@ class DeliveryWorker(Worker):
         self._bulk_slots = asyncio.Semaphore(max(1, max_in_flight - max(1, max_in_flight // 6)))
         self._last_send: dict[Chat, float] = {}  # time.monotonic() when a send to it finished
         self._faults = 0  # database failures in a row: one traceback per outage, not per look
+        self._claims = GroupCommit(self._claim_many, limit=max_in_flight)
+        # An outcome that fails for a reason of its own (not the database's) fails alone.
+        self._records = GroupCommit(self._record_many, limit=max_in_flight, alone=_not_a_fault)
         self._next_recovery = 0.0  # time.monotonic(); 0: at the first drain
 
     # -- the loop --------------------------------------------------------------------------
@@ -426,24 +431,28 @@ class DeliveryWorker(Worker):
     async def _claim(self, row_id: int) -> _Claimed | None:
         """pending -> sending, if the row is still pending and due. The row was chosen as its
         chat's next (see _due), so every earlier row of the chat is settled (a bulk row may be
-        overtaken): no check here."""
+        overtaken): no check here. Claims made at about the same moment share one statement."""
+        return await self._claims.submit(row_id)
+
+    async def _claim_many(self, row_ids: list[int]) -> list[_Claimed | None]:
         now = self.clock()
-        mine = and_(_T.c.id == row_id, _T.c.status == "pending", _T.c.next_attempt_at <= now)
+        mine: ColumnElement[bool] = and_(
+            _T.c.id.in_(row_ids), _T.c.status == "pending", _T.c.next_attempt_at <= now
+        )
         async with self.sessions() as session, session.begin():
             if session.get_bind().dialect.name == "postgresql":
-                # Another worker holding the row: skip it rather than wait for it.
+                # Another worker holding a row: skip it rather than wait for it.
                 target = _T.alias("target")
                 locked = (
                     select(target.c.id)
                     .where(
-                        target.c.id == row_id,
+                        target.c.id.in_(row_ids),
                         target.c.status == "pending",
                         target.c.next_attempt_at <= now,
                     )
                     .with_for_update(skip_locked=True)
-                    .scalar_subquery()
                 )
-                mine = _T.c.id == locked
+                mine = _T.c.id.in_(locked)
             stmt = (
                 update(_T)
                 .where(mine)
@@ -464,8 +473,8 @@ class DeliveryWorker(Worker):
                     _T.c.dedupe_key,
                 )
             )
-            found = (await session.execute(stmt)).first()
-        return None if found is None else _Claimed(*found)
+            found = {row.id: _Claimed(*row) for row in await session.execute(stmt)}
+        return [found.pop(row_id, None) for row_id in row_ids]  # an id asked twice: once
 
     def _outcome(self, claimed: _Claimed, error: DeliveryError | None) -> dict[str, Any]:
         now = self.clock()
@@ -495,36 +504,47 @@ class DeliveryWorker(Worker):
     async def _record(
         self, claimed: _Claimed, error: DeliveryError | None, sent_ref: str | None = None
     ) -> bool:
+        """Write the outcome; outcomes known at about the same moment share one transaction."""
+        return await self._records.submit((claimed, error, sent_ref))
+
+    async def _record_many(self, outcomes: list[_Outcome]) -> list[bool]:
+        async with self.sessions() as session, session.begin():
+            written = [await self._record_in(session, *outcome) for outcome in outcomes]
+        for (claimed, error, _), status in zip(outcomes, written, strict=True):
+            if error is not None:
+                log.warning(
+                    "delivery %s (%s) failed, now %s: %s", claimed.id, claimed.kind, status, error
+                )
+        return [status != "pending" for status in written]  # settled; or waits for a retry
+
+    async def _record_in(
+        self,
+        session: AsyncSession,
+        claimed: _Claimed,
+        error: DeliveryError | None,
+        sent_ref: str | None,
+    ) -> str:
+        """The row's new status."""
         values = self._outcome(claimed, error)
         mine = (_T.c.id == claimed.id, _T.c.claimed_by == self.worker_id)
-        async with self.sessions() as session, session.begin():
-            if error is not None:
-                await self._reroute(session, claimed, error, values)
-            elif sent_ref is not None and claimed.payload.get("progress_of"):
-                # A broadcast's progress message: later progress edits this message.
-                await broadcasts.set_progress_message(
-                    session, int(claimed.payload["progress_of"]), sent_ref
-                )
-            result = await session.execute(
-                update(_T).where(*mine, _T.c.status == "sending").values(**values)
-            )
-            if cast(CursorResult[Any], result).rowcount == 0:
-                # The send outlasted the lease and another worker judged the row "unknown":
-                # record what is known, but never queue it again (newer rows may have gone).
-                if values["status"] == "pending":
-                    values = {"status": "failed", "last_error": values["last_error"]}
-                await session.execute(
-                    update(_T).where(*mine, _T.c.status == "unknown").values(**values)
-                )
         if error is not None:
-            log.warning(
-                "delivery %s (%s) failed, now %s: %s",
-                claimed.id,
-                claimed.kind,
-                values["status"],
-                error,
+            await self._reroute(session, claimed, error, values)
+        elif sent_ref is not None and claimed.payload.get("progress_of"):
+            # A broadcast's progress message: later progress edits this message.
+            await broadcasts.set_progress_message(
+                session, int(claimed.payload["progress_of"]), sent_ref
             )
-        return bool(values["status"] != "pending")
+        result = await session.execute(
+            update(_T).where(*mine, _T.c.status == "sending").values(**values)
+        )
+        if cast(CursorResult[Any], result).rowcount == 0:
+            # The send outlasted the lease and another worker judged the row "unknown":
+            # record what is known, but never queue it again (newer rows may have gone).
+            if values["status"] == "pending":
+                values = {"status": "failed", "last_error": values["last_error"]}
+            unknown = update(_T).where(*mine, _T.c.status == "unknown")
+            await session.execute(unknown.values(**values))
+        return str(values["status"])
 
     async def _reroute(
         self,
@@ -620,6 +640,10 @@ def render_status(counts: dict[tuple[str, str], int]) -> str:
     if any(n for (status, _), n in counts.items() if status == "unknown"):
         lines.append(texts.OUTBOX_STATUS_UNKNOWN_NOTE)
     return "\n".join(lines)
+
+
+def _not_a_fault(exc: Exception) -> bool:
+    return db.fault(exc) is None
 
 
 def _expired(payload: dict[str, Any], now: datetime) -> bool:

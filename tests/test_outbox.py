@@ -433,6 +433,56 @@ async def test_stopping_finishes_the_sends_already_started(sessions: Sessions) -
     assert [rows[k].status for k in keys] == ["sent", "pending"]
 
 
+async def test_sends_at_about_the_same_moment_share_their_claim_and_record(
+    sessions: Sessions, engine: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Group commit (bot.group_commit): 20 chats' rows are claimed in a few statements and
+    their outcomes written in a few transactions, each exactly once; an outcome that cannot be
+    written for a reason of its own (not the database) fails alone, the others are kept."""
+    from sqlalchemy import event
+
+    class Instant:
+        name = TG
+
+        async def deliver(self, chat: str, kind: str, payload: dict[str, Any]) -> None:
+            await asyncio.sleep(0)
+
+    keys = await plan_rows(sessions, 20, 20, now=utcnow())
+    statements: list[str] = []
+    commits: list[int] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    sync_engine = engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", seen)
+    event.listen(sync_engine, "commit", lambda conn: commits.append(1))
+    worker = DeliveryWorker(sessions, {TG: Instant()}, utcnow, per_chat_interval=0)
+    try:
+        assert await worker.drain() == 20
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", seen)
+    claims = [s for s in statements if "SET status" in s and "claimed_by" in s.split("WHERE")[0]]
+    assert 1 <= len(claims) <= 3, len(claims)  # not one per row
+    assert len(commits) <= 8, len(commits)  # claims and records, not two per row
+    assert {r.status for r in (await load(sessions)).values()} == {"sent"}
+
+    keys = await plan_rows(sessions, 20, 20, now=utcnow(), first=20)
+    broken = (await load(sessions))[keys[7]].id
+    written = worker._record_in
+
+    async def record_in(session: Any, claimed: Any, *rest: Any) -> str:
+        if claimed.id == broken:
+            raise RuntimeError("this outcome cannot be written")
+        return await written(session, claimed, *rest)
+
+    worker._record_in = record_in  # type: ignore[method-assign]
+    assert await worker.drain() == 19  # the broken one's chat stops: "delivering stopped"
+    rows = await load(sessions)
+    assert [rows[k].status for k in keys] == ["sent"] * 7 + ["sending"] + ["sent"] * 12
+    assert [r.getMessage() for r in caplog.records if "delivering to" in r.getMessage()]
+
+
 async def test_a_database_hiccup_does_not_stop_the_worker(
     sessions: Sessions, fake: FakeTelegramAPI, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -128,11 +128,7 @@ class TelegramChannel:
                     timeout=self.config.poll_timeout,
                     allowed_updates=ALLOWED_UPDATES,
                 )
-                for update in updates:
-                    inc = to_incoming(update)
-                    if inc is not None:
-                        await store(inc, str(update.update_id))
-                    offset = update.update_id + 1
+                offset = await _store_batch(updates, store, offset)
                 if updates:
                     on_stored()
                 failures = 0
@@ -262,3 +258,14 @@ class TelegramChannel:
 
 def _seconds(value: Any) -> float:
     return float(value.total_seconds() if hasattr(value, "total_seconds") else value)
+
+
+async def _store_batch(updates: Sequence[Update], store: StoreFn, offset: int | None) -> int | None:
+    """Store a getUpdates batch together (one transaction: bot.inbox.InboxStore), in order,
+    and return the offset that confirms it. If one cannot be stored this raises, the offset
+    unchanged: Telegram sends the batch again, and what was stored is kept once."""
+    keyed = [(inc, str(u.update_id)) for u in updates if (inc := to_incoming(u)) is not None]
+    for result in await asyncio.gather(*(store(*k) for k in keyed), return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
+    return updates[-1].update_id + 1 if updates else offset
