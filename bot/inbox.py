@@ -102,24 +102,29 @@ async def _store_deciding(
 
 async def _insert(session: AsyncSession, stored: _Stored) -> bool:
     inc, decision, now = stored.inc, stored.decision, stored.now
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(InboxUpdate)
-        .values(
-            channel=inc.channel,
-            update_key=stored.update_key,
-            payload=_storable(inc.to_dict()),
-            status=decision.status,
-            received_at=now,
-            processed_at=now if decision.verdict.throttled else None,
-        )
-        .on_conflict_do_nothing(index_elements=["channel", "update_key"])
-    )
-    new = bool(getattr(await session.execute(stmt), "rowcount", 0))
+    values = {
+        "channel": inc.channel,
+        "update_key": stored.update_key,
+        "payload": _storable(inc.to_dict()),
+        "status": decision.status,
+        "received_at": now,
+        "processed_at": now if decision.verdict.throttled else None,
+    }
+    stmt = _INSERT[session.get_bind().dialect.name]
+    new = bool(getattr(await session.execute(stmt, values), "rowcount", 0))
     if new:
         await decision.stored(session, inc, update_key=stored.update_key, now=now)
     return new
+
+
+# Built once, on the table (Core: the ORM would take a dict of values as a bulk insert and
+# give no rowcount); the values are parameters. A key stored already: rowcount 0.
+_INSERT = {
+    name: dialect.insert(InboxUpdate.__table__).on_conflict_do_nothing(
+        index_elements=["channel", "update_key"]
+    )
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 def _storable(payload: dict[str, Any]) -> dict[str, Any]:

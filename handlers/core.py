@@ -36,7 +36,7 @@ from handlers.messages import Incoming, Reply
 from handlers.settings import Settings
 from handlers.text import one_line
 from models import outbox, routing
-from models.people import member_by_identity
+from models.people import identity_and_member
 from models.tables import Member
 
 log = logging.getLogger(__name__)
@@ -50,12 +50,12 @@ async def process(
     """Handle one update; returns how many deliveries were planned."""
     # The name the platform reports is typed by the person too: shown to a bí thư, stored.
     inc = replace(inc, display_name=one_line(inc.display_name, DISPLAY_NAME_CHARS))
-    member = await member_by_identity(session, inc.channel, inc.user_id)
+    identity, member = await identity_and_member(session, inc.channel, inc.user_id)
     if inc.event == "unfollow":
         # Left the Zalo OA: nothing can be sent there; their other channels still work.
         await routing.mark_unreachable(session, inc.channel, inc.chat_id, now)
         return 0
-    await routing.seen(session, inc.channel, inc.user_id, inc.chat_id, now)
+    routing.seen(identity, inc.chat_id, now)
     conv = await load_conversation(session, conversation_key(inc, member), now)
     ctx = Ctx(session=session, inc=inc, member=member, conv=conv, now=now, settings=settings)
     await dispatch(ctx)

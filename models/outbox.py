@@ -40,8 +40,13 @@ async def plan(
         "next_attempt_at": not_before or now,
         "created_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Delivery).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    result = await session.execute(stmt)
+    result = await session.execute(_PLAN[session.get_bind().dialect.name], values)
     return bool(getattr(result, "rowcount", 0))
+
+
+# Built once (building it cost as much as running it), on the table: Core, so rowcount tells
+# whether the row was new (the ORM takes a dict of values as a bulk insert, without one).
+_PLAN = {
+    name: dialect.insert(Delivery.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.tables import Identity, Member, OrgUnit, Role
@@ -13,12 +13,22 @@ APPROVER_ROLES = ("secretary", "deputy")
 
 
 async def member_by_identity(session: AsyncSession, channel: str, user_id: str) -> Member | None:
+    return (await identity_and_member(session, channel, user_id))[1]
+
+
+async def identity_and_member(
+    session: AsyncSession, channel: str, user_id: str
+) -> tuple[Identity | None, Member | None]:
+    """The account that wrote and, if it is linked to an active member, that member: one query
+    (every incoming update needs both)."""
+    active = and_(Member.id == Identity.member_id, Member.active.is_(True))
     stmt = (
-        select(Member)
-        .join(Identity, Identity.member_id == Member.id)
-        .where(Identity.channel == channel, Identity.user_id == user_id, Member.active.is_(True))
+        select(Identity, Member)
+        .outerjoin(Member, active)
+        .where(Identity.channel == channel, Identity.user_id == user_id)
     )
-    return (await session.scalars(stmt)).first()
+    row = (await session.execute(stmt)).first()
+    return (None, None) if row is None else (row[0], row[1])
 
 
 async def link_identity(

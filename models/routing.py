@@ -163,15 +163,8 @@ async def mark_unreachable(
         identity.unreachable_at = identity.unreachable_at or now
 
 
-async def seen(
-    session: AsyncSession, channel: str, user_id: str, chat_id: str, now: datetime
-) -> None:
+def seen(identity: Identity | None, chat_id: str, now: datetime) -> None:
     """The person wrote from this account: it reaches them again (and opens Zalo OA's window)."""
-    identity = (
-        await session.scalars(
-            select(Identity).where(Identity.channel == channel, Identity.user_id == user_id)
-        )
-    ).first()
     if identity is not None:
         identity.last_inbound_at, identity.unreachable_at = now, None
         identity.chat_id = chat_id  # a chat id can change, e.g. a migrated account
