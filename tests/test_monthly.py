@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.scheduler import tick
 from handlers import texts
+from handlers.messages import Reply
 from handlers.settings import Settings
 from models.tables import Assessment, Delivery
 from tests.support.harness import Clock, text_of
@@ -259,6 +260,45 @@ async def test_excused_member_is_neither_reminded_nor_counted(world: World) -> N
     assert await reminders_to(w, "m2") == []
     digest = text_of(await h.say("sec", "/chibo"))
     assert "Đã nộp tự đánh giá: <b>0/13</b>" in digest and "Vắng có lý do: Lê Văn Đức" in digest
+
+
+def digest_in(replies: list[Reply]) -> str:
+    """The digest among these messages (the newest)."""
+    header = texts.DIGEST_HEADER.split("{")[0]
+    return next(r.text for r in reversed(replies) if r.text.startswith(header))
+
+
+async def test_the_digest_counts_the_pledges_awaiting_approval(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The digest says how many pledges wait for the bí thư ("Bản đăng ký chờ duyệt: n"), and
+    nothing once he has decided; and who cannot be reached (no linked account)."""
+    w = await make_world(sessions, Clock(START))
+    h = w.h
+    await link(w, "sec", "Trần Văn Thắng")
+    await link(w, "m1", "Hoàng Văn Sơn")
+    await link(w, "m2", "Lê Văn Đức")
+    waiting = []
+    for chat in ("m1", "m2"):
+        await register(w, chat, items=[CONCRETE])
+        waiting.append(h.with_choice("sec", "Duyệt"))
+    await set_schedule(w)
+
+    # D-1, 18:00: two pledges wait
+    h.clock.now = at(2, 18, 0)
+    assert (await run_tick(w))["digest"] == 1
+    digest = digest_in(h.to("sec"))
+    assert texts.DIGEST_PENDING.format(n=2) in digest
+    unreachable = texts.DIGEST_UNREACHABLE.split("{")[0]
+    line = next(x for x in digest.split("\n") if x.startswith(unreachable))
+    assert "Vũ Thị Mai" in line and "Hoàng Văn Sơn" not in line and "Lê Văn Đức" not in line
+
+    # one approved, then the other: the same digest on demand
+    await h.press("sec", "Duyệt", within=waiting[0])
+    assert texts.DIGEST_PENDING.format(n=1) in digest_in(await h.say("sec", "/chibo"))
+    await h.press("sec", "Duyệt", within=waiting[1])
+    digest = digest_in(await h.say("sec", "/chibo"))
+    assert "Đã nộp tự đánh giá" in digest and "chờ duyệt" not in digest
 
 
 async def test_after_the_meeting_comment_reopen_and_on_behalf(world: World) -> None:
