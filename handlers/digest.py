@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, Select, String, bindparam, case, func, select
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -121,13 +131,20 @@ async def digest_reply(
 
 # The statements a digest runs are built once: building them cost as much as running them.
 
+
+def _values(*values: str) -> list[BindParameter[str]]:
+    """Constants for an IN list as plain bound parameters: a list of values would be expanded
+    into the statement at every execution."""
+    return [literal(v, String) for v in values]
+
+
 # The status of the last message planned to an account's member (not a reply), once it went out.
 _LAST_STATUS = (
     select(Delivery.status)
     .where(
         Delivery.member_id == Identity.member_id,
-        Delivery.kind.not_in(routing.DIRECT_KINDS),
-        Delivery.status.not_in(("pending", "sending")),
+        Delivery.kind.not_in(_values(*sorted(routing.DIRECT_KINDS))),
+        Delivery.status.not_in(_values("pending", "sending")),
     )
     .order_by(Delivery.id.desc())
     .limit(1)
