@@ -13,6 +13,7 @@ from bot.scheduler import tick
 from handlers import texts
 from handlers.messages import Reply
 from handlers.settings import Settings
+from handlers.text import fmt
 from models.tables import Assessment, Delivery
 from tests.support.harness import Clock, text_of
 from tests.support.world import CONCRETE, World, link, make_world, register
@@ -299,6 +300,61 @@ async def test_the_digest_counts_the_pledges_awaiting_approval(
     await h.press("sec", "Duyệt", within=waiting[1])
     digest = digest_in(await h.say("sec", "/chibo"))
     assert "Đã nộp tự đánh giá" in digest and "chờ duyệt" not in digest
+
+
+async def test_the_digest_names_items_not_done_in_the_two_latest_assessments(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The digest's "Chưa thực hiện 2 tháng liền": an item marked so in both of the member's two
+    latest self-assessments up to the meeting's month (a later one does not count), in the
+    pledge's order; not when the earlier one said otherwise."""
+    from models import periods as pm
+    from models import pledges as store
+    from models.tables import Member, PledgeItem
+
+    w = await make_world(sessions, Clock(START))
+    h = w.h
+    await link(w, "sec", "Trần Văn Thắng")
+    await link(w, "m1", "Hoàng Văn Sơn")
+    await link(w, "m2", "Lê Văn Đức")
+    second = ("Đọc báo Nhân Dân mỗi tuần cho các hộ", "4 buổi mỗi tháng", "tháng 12")
+    for chat, items in (("m1", [CONCRETE, second]), ("m2", [CONCRETE])):
+        await register(w, chat, items=items)
+        await h.press("sec", "Duyệt")
+    await set_schedule(w)
+    marks = {  # period -> member -> each item's status
+        "2026-10": {"Hoàng Văn Sơn": "done", "Lê Văn Đức": "not_yet"},
+        "2026-11": {"Hoàng Văn Sơn": "not_yet", "Lê Văn Đức": "doing"},
+        "2026-12": {"Hoàng Văn Sơn": "not_yet", "Lê Văn Đức": "not_yet"},
+        "2027-01": {"Hoàng Văn Sơn": "done", "Lê Văn Đức": "not_yet"},
+    }
+    async with h.sessions() as s, s.begin():
+        for name in ("Hoàng Văn Sơn", "Lê Văn Đức"):
+            member = (await s.scalars(select(Member).where(Member.full_name == name))).one()
+            pledge = await store.approved(s, member.id, 2026)
+            assert pledge is not None
+            items = sorted(
+                await s.scalars(select(PledgeItem.id).where(PledgeItem.pledge_id == pledge.id))
+            )
+            for period, status in marks.items():
+                await pm.save_assessment(
+                    s,
+                    member,
+                    period=period,
+                    pledge_id=pledge.id,
+                    entries=[pm.EntryDraft(i, status[name]) for i in items],
+                    difficulties=None,
+                    late=False,
+                    now=START,
+                )
+    digest = digest_in(await h.say("sec", "/chibo"))
+    stuck = [
+        texts.DIGEST_STUCK,
+        fmt(texts.DIGEST_STUCK_LINE, name="Hoàng Văn Sơn", action=CONCRETE[0]),
+        fmt(texts.DIGEST_STUCK_LINE, name="Hoàng Văn Sơn", action=second[0]),
+    ]
+    assert "\n".join(stuck) + "\n" in digest
+    assert "Lê Văn Đức:" not in digest
 
 
 async def test_after_the_meeting_comment_reopen_and_on_behalf(world: World) -> None:
