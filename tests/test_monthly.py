@@ -14,7 +14,8 @@ from handlers import texts
 from handlers.messages import Reply
 from handlers.settings import Settings
 from handlers.text import fmt
-from models.tables import Assessment, Delivery
+from models.routing import DIRECT_KINDS
+from models.tables import Assessment, Delivery, Member
 from tests.support.harness import Clock, text_of
 from tests.support.world import CONCRETE, World, link, make_world, register
 
@@ -300,6 +301,25 @@ async def test_the_digest_counts_the_pledges_awaiting_approval(
     await h.press("sec", "Duyệt", within=waiting[1])
     digest = digest_in(await h.say("sec", "/chibo"))
     assert "Đã nộp tự đánh giá" in digest and "chờ duyệt" not in digest
+
+    # the last message planned to m1 (the approval's notice) reached no channel: m1 is
+    # unreachable too; m2's newest message, a reply, failed: it is not a planned message
+    await h.say("m2", "/lich")
+    async with h.sessions() as s, s.begin():
+        for name, planned in (("Hoàng Văn Sơn", True), ("Lê Văn Đức", False)):
+            member = (await s.scalars(select(Member).where(Member.full_name == name))).one()
+            direct = Delivery.kind.in_(DIRECT_KINDS)
+            last = (
+                await s.scalars(
+                    select(Delivery)
+                    .where(Delivery.member_id == member.id, ~direct if planned else direct)
+                    .order_by(Delivery.id.desc())
+                )
+            ).first()
+            assert last is not None
+            last.status = "not_reached"
+    line = next(x for x in digest_in(await h.say("sec", "/chibo")).split("\n") if unreachable in x)
+    assert "Hoàng Văn Sơn" in line and "Lê Văn Đức" not in line
 
 
 async def test_the_digest_names_items_not_done_in_the_two_latest_assessments(
