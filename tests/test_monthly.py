@@ -322,6 +322,39 @@ async def test_the_digest_counts_the_pledges_awaiting_approval(
     assert "Hoàng Văn Sơn" in line and "Lê Văn Đức" not in line
 
 
+async def test_a_digest_without_members_still_counts_the_pledges_awaiting_approval(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The count comes with the members' rows; with no active member it is read on its own
+    (as before: the pledges of the chi bộ's members, whether active or not)."""
+    from sqlalchemy import update
+
+    from handlers.digest import digest_reply
+    from models import periods as pm
+    from models.orgs import find_unit
+    from tests.support.world import THON2
+
+    w = await make_world(sessions, Clock(START))
+    h = w.h
+    await link(w, "sec", "Trần Văn Thắng")
+    await link(w, "m1", "Hoàng Văn Sơn")
+    await register(w, "m1", items=[CONCRETE])
+    await set_schedule(w)
+    async with h.sessions() as s, s.begin():
+        unit = await find_unit(s, THON2)
+        assert unit is not None
+        await s.execute(update(Member).where(Member.unit_id == unit.id).values(active=False))
+        cal = await pm.calendar_of(s, unit)
+        assert cal is not None
+        meeting = cal.meeting("2026-12")
+        assert meeting is not None
+        rule = pm.reminder_rule_of(unit, h.settings.reminders)
+        now = at(2, 18, 0)
+        reply = await digest_reply(s, cal, meeting, rule, now, h.settings.routes)
+    assert "Đã nộp tự đánh giá: <b>0/0</b>" in reply.text
+    assert texts.DIGEST_PENDING.format(n=1) in reply.text
+
+
 async def test_the_digest_names_items_not_done_in_the_two_latest_assessments(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
