@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import (
     BindParameter,
     Integer,
-    Select,
     String,
+    Subquery,
     bindparam,
     case,
     func,
@@ -60,8 +60,9 @@ async def digest_reply(
     now: datetime,
     policy: RoutePolicy,
 ) -> Reply:
-    """The digest of a chi bộ for a meeting, in two queries: the members (with their period,
-    their accounts and the pledges awaiting approval) and the items stuck for two months."""
+    """The digest of a chi bộ for a meeting, in one query (_DIGEST; a second one for a chi bộ
+    without an active member): each member with their period, their accounts and their items
+    stuck for two months, and the pledges awaiting approval."""
     year = int(meeting.period[:4])
     params = {"unit_id": cal.unit.id, "period": meeting.period, "year": year}
     opens = pm.next_opens(cal, meeting, rule)
@@ -69,12 +70,15 @@ async def digest_reply(
     statuses: dict[int, str] = {}
     reachable: set[int] = set()
     lost: set[int] = set()  # the last message planned to them reached no channel
+    stuck: dict[int, dict[int, str]] = {}  # member -> item -> action, in the pledge's order
     pending: int | None = None
     for row in await session.execute(_DIGEST, params):
         if row.id not in names:
             names[row.id] = row.full_name
             statuses[row.id] = pm.status_of(row.exempt, row.late, row.excuse, meeting, opens, now)
             pending = row.pending
+        if row.item_id is not None:
+            stuck.setdefault(row.id, {})[row.item_id] = row.action
         if row.channel is None:  # no account
             continue
         if row.last_status in _FAILED:
@@ -102,12 +106,13 @@ async def digest_reply(
     ]
     if excused:
         lines.append(fmt(texts.DIGEST_EXCUSED, names=_names(excused)))
-    if names:
-        # A member who joined the chi bộ since the first query is not in this digest.
-        stuck = [(m, a) for m, a in await session.execute(_STUCK, params) if m in names]
-        if stuck:
-            lines.append(texts.DIGEST_STUCK)
-            lines += [fmt(texts.DIGEST_STUCK_LINE, name=names[m], action=a) for m, a in stuck]
+    if stuck:
+        lines.append(texts.DIGEST_STUCK)
+        lines += [
+            fmt(texts.DIGEST_STUCK_LINE, name=names[m], action=action)
+            for m in sorted(stuck)
+            for action in stuck[m].values()
+        ]
     unreachable = [names[m] for m in counted if m in lost or m not in reachable]
     if unreachable:
         lines.append(fmt(texts.DIGEST_UNREACHABLE, names=_names(unreachable)))
@@ -152,44 +157,35 @@ _LAST_STATUS = (
 )
 _FAILED = ("unreachable", "not_reached")
 
-# Each active member with the period's self-assessment and mark (models.periods.UNIT_MEMBERS),
-# one row per account (or one without), with the chi bộ's count of pledges awaiting approval.
-_DIGEST = pm.UNIT_MEMBERS.with_only_columns(
-    Member.id,
-    Member.full_name,
-    Member.exempt,
-    Assessment.late,
-    MemberPeriod.excuse,
-    Identity.channel,
-    Identity.unreachable_at,
-    Identity.last_inbound_at,
-    _LAST_STATUS.label("last_status"),
-    store.PENDING_COUNT.scalar_subquery().label("pending"),
-).outerjoin(Identity, Identity.member_id == Member.id)
 
-
-def _stuck_statement() -> Select[int, str]:
+def _stuck_statement() -> Subquery:
     """The items marked "chưa thực hiện" in both of the two latest self-assessments up to the
-    period of each active member of a chi bộ, by member, in the pledge's order."""
+    period of each active member of a chi bộ."""
     period = bindparam("period", type_=String)
+    member = aliased(Member)
     earlier = aliased(Assessment)
     second_latest = (
         select(earlier.period)
-        .where(earlier.member_id == Member.id, earlier.period <= period)
+        .where(earlier.member_id == member.id, earlier.period <= period)
         .order_by(earlier.period.desc())
         .limit(1)
         .offset(1)
         .scalar_subquery()
     )
     return (
-        select(Assessment.member_id, PledgeItem.action)
-        .select_from(Member)
-        .join(Assessment, Assessment.member_id == Member.id)
+        select(
+            Assessment.member_id,
+            PledgeItem.id.label("item_id"),
+            PledgeItem.action,
+            PledgeItem.position,
+        )
+        .select_from(member)
+        .join(Assessment, Assessment.member_id == member.id)
         .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)
         .join(PledgeItem, PledgeItem.id == AssessmentEntry.pledge_item_id)
         .where(
-            Member.unit_id == bindparam("unit_id", type_=Integer),
-            Member.active.is_(True),
+            member.unit_id == bindparam("unit_id", type_=Integer),
+            member.active.is_(True),
             Assessment.period <= period,
             Assessment.period >= func.coalesce(second_latest, ""),
         )
@@ -198,11 +194,34 @@ def _stuck_statement() -> Select[int, str]:
             func.count() == 2,
             func.count(case((AssessmentEntry.status == "not_yet", 1))) == 2,
         )
-        .order_by(Assessment.member_id, PledgeItem.position, PledgeItem.id)
+        .subquery("stuck")
     )
 
 
 _STUCK = _stuck_statement()
+
+# Each active member with the period's self-assessment and mark (models.periods.UNIT_MEMBERS),
+# one row per account and stuck item (or one without), with the chi bộ's count of pledges
+# awaiting approval.
+_DIGEST = (
+    pm.UNIT_MEMBERS.with_only_columns(
+        Member.id,
+        Member.full_name,
+        Member.exempt,
+        Assessment.late,
+        MemberPeriod.excuse,
+        Identity.channel,
+        Identity.unreachable_at,
+        Identity.last_inbound_at,
+        _LAST_STATUS.label("last_status"),
+        _STUCK.c.item_id,
+        _STUCK.c.action,
+        store.PENDING_COUNT.scalar_subquery().label("pending"),
+    )
+    .outerjoin(Identity, Identity.member_id == Member.id)
+    .outerjoin(_STUCK, _STUCK.c.member_id == Member.id)
+    .order_by(_STUCK.c.position, _STUCK.c.item_id)
+)
 
 
 async def _unit_for_secretary(ctx: Ctx, args: str) -> tuple[pm.Calendar, Meeting] | None:
