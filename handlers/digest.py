@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Select, String, bindparam, func, select
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    String,
+    Subquery,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -21,7 +31,16 @@ from models import pledges as store
 from models import routing
 from models.people import has_role
 from models.routing import RoutePolicy
-from models.tables import Assessment, Delivery, Member, OrgUnit, PledgeItem
+from models.tables import (
+    Assessment,
+    AssessmentEntry,
+    Delivery,
+    Identity,
+    Member,
+    MemberPeriod,
+    OrgUnit,
+    PledgeItem,
+)
 
 MAX_NAMES = 40
 
@@ -41,11 +60,35 @@ async def digest_reply(
     now: datetime,
     policy: RoutePolicy,
 ) -> Reply:
-    up = await pm.unit_period(session, cal, meeting, rule, now)
-    counted = [m for m in up.members if up.statuses[m.id] not in (pm.EXEMPT, pm.EXCUSED)]
-    done = [m for m in counted if up.statuses[m.id] in (pm.SUBMITTED, pm.LATE)]
-    missing = [m.full_name for m in counted if m not in done]
-    excused = [m.full_name for m in up.members if up.statuses[m.id] == pm.EXCUSED]
+    """The digest of a chi bộ for a meeting, in one query (_DIGEST; a second one for a chi bộ
+    without an active member): each member with their period, their accounts and their items
+    stuck for two months, and the pledges awaiting approval."""
+    year = int(meeting.period[:4])
+    params = {"unit_id": cal.unit.id, "period": meeting.period, "year": year}
+    opens = pm.next_opens(cal, meeting, rule)
+    names: dict[int, str] = {}
+    statuses: dict[int, str] = {}
+    reachable: set[int] = set()
+    lost: set[int] = set()  # the last message planned to them reached no channel
+    stuck: dict[int, dict[int, str]] = {}  # member -> item -> action, in the pledge's order
+    pending: int | None = None
+    for row in await session.execute(_DIGEST, params):
+        if row.id not in names:
+            names[row.id] = row.full_name
+            statuses[row.id] = pm.status_of(row.exempt, row.late, row.excuse, meeting, opens, now)
+            pending = row.pending
+        if row.item_id is not None:
+            stuck.setdefault(row.id, {})[row.item_id] = row.action
+        if row.channel is None:  # no account
+            continue
+        if row.last_status in _FAILED:
+            lost.add(row.id)
+        if policy.reaches(row.channel, row.unreachable_at, row.last_inbound_at, "reminder", now):
+            reachable.add(row.id)
+    counted = [m for m in names if statuses[m] not in (pm.EXEMPT, pm.EXCUSED)]
+    done = [m for m in counted if statuses[m] in (pm.SUBMITTED, pm.LATE)]
+    missing = [names[m] for m in counted if statuses[m] not in (pm.SUBMITTED, pm.LATE)]
+    excused = [names[m] for m in names if statuses[m] == pm.EXCUSED]
     lines = [
         fmt(
             texts.DIGEST_HEADER,
@@ -63,23 +106,25 @@ async def digest_reply(
     ]
     if excused:
         lines.append(fmt(texts.DIGEST_EXCUSED, names=_names(excused)))
-    stuck = await _stuck_items(session, [m.id for m in up.members], meeting.period)
     if stuck:
-        names = {m.id: m.full_name for m in up.members}
         lines.append(texts.DIGEST_STUCK)
-        lines += [fmt(texts.DIGEST_STUCK_LINE, name=names[mid], action=a) for mid, a in stuck]
-    unreachable = await _unreachable(session, counted, now, policy)
+        lines += [
+            fmt(texts.DIGEST_STUCK_LINE, name=names[m], action=action)
+            for m in sorted(stuck)
+            for action in stuck[m].values()
+        ]
+    unreachable = [names[m] for m in counted if m in lost or m not in reachable]
     if unreachable:
         lines.append(fmt(texts.DIGEST_UNREACHABLE, names=_names(unreachable)))
-    year = int(meeting.period[:4])
-    pending = await store.pending_count(session, cal.unit.id, year)
+    if pending is None:  # no member: no row to carry the count
+        pending = await store.pending_count(session, cal.unit.id, year)
     if pending:
         lines.append(texts.DIGEST_PENDING.format(n=pending))
     buttons = [Choice(texts.BTN_DETAILS, f"!dd:{cal.unit.id}:{meeting.period}")]
     if missing:
         buttons.insert(0, Choice(texts.BTN_NUDGE, f"!dn:{cal.unit.id}:{meeting.period}"))
     counts = [
-        (texts.PERIOD_STATUS[status], sum(1 for m in up.members if up.statuses[m.id] == status))
+        (texts.PERIOD_STATUS[status], sum(1 for m in names if statuses[m] == status))
         for status in (pm.SUBMITTED, pm.LATE, pm.MISSING, pm.EXCUSED)
     ]
     chart = {
@@ -89,16 +134,39 @@ async def digest_reply(
     return Reply("\n".join(lines), buttons, chart=chart)
 
 
-def _stuck_statement() -> Select[int, str, int, str, str]:
-    """The entries of each member's two latest assessments up to a period (not the whole
-    year's). Built once: building it costs as much as running it."""
-    from models.tables import AssessmentEntry
+# The statements a digest runs are built once: building them cost as much as running them.
 
+
+def _values(*values: str) -> list[BindParameter[str]]:
+    """Constants for an IN list as plain bound parameters: a list of values would be expanded
+    into the statement at every execution."""
+    return [literal(v, String) for v in values]
+
+
+# The status of the last message planned to an account's member (not a reply), once it went out.
+_LAST_STATUS = (
+    select(Delivery.status)
+    .where(
+        Delivery.member_id == Identity.member_id,
+        Delivery.kind.not_in(_values(*sorted(routing.DIRECT_KINDS))),
+        Delivery.status.not_in(_values("pending", "sending")),
+    )
+    .order_by(Delivery.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_FAILED = ("unreachable", "not_reached")
+
+
+def _stuck_statement() -> Subquery:
+    """The items marked "chưa thực hiện" in both of the two latest self-assessments up to the
+    period of each active member of a chi bộ."""
     period = bindparam("period", type_=String)
+    member = aliased(Member)
     earlier = aliased(Assessment)
     second_latest = (
         select(earlier.period)
-        .where(earlier.member_id == Assessment.member_id, earlier.period <= period)
+        .where(earlier.member_id == member.id, earlier.period <= period)
         .order_by(earlier.period.desc())
         .limit(1)
         .offset(1)
@@ -107,77 +175,53 @@ def _stuck_statement() -> Select[int, str, int, str, str]:
     return (
         select(
             Assessment.member_id,
-            Assessment.period,
-            AssessmentEntry.pledge_item_id,
-            AssessmentEntry.status,
+            PledgeItem.id.label("item_id"),
             PledgeItem.action,
+            PledgeItem.position,
         )
+        .select_from(member)
+        .join(Assessment, Assessment.member_id == member.id)
         .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)
         .join(PledgeItem, PledgeItem.id == AssessmentEntry.pledge_item_id)
         .where(
-            Assessment.member_id.in_(bindparam("ids", expanding=True)),
+            member.unit_id == bindparam("unit_id", type_=Integer),
+            member.active.is_(True),
             Assessment.period <= period,
             Assessment.period >= func.coalesce(second_latest, ""),
         )
-        .order_by(Assessment.member_id, Assessment.period.desc())
+        .group_by(Assessment.member_id, PledgeItem.id, PledgeItem.action, PledgeItem.position)
+        .having(
+            func.count() == 2,
+            func.count(case((AssessmentEntry.status == "not_yet", 1))) == 2,
+        )
+        .subquery("stuck")
     )
 
 
 _STUCK = _stuck_statement()
 
-
-async def _stuck_items(
-    session: AsyncSession, member_ids: list[int], period: str
-) -> list[tuple[int, str]]:
-    """Items marked "chưa thực hiện" in the member's two latest assessments up to this period."""
-    if not member_ids:
-        return []
-    rows = await session.execute(_STUCK, {"ids": member_ids, "period": period})
-    periods: dict[int, list[str]] = {}
-    statuses: dict[tuple[int, int], list[str]] = {}
-    actions: dict[int, str] = {}
-    for member_id, p, item_id, status, action_text in rows:
-        seen = periods.setdefault(member_id, [])
-        if p not in seen:
-            seen.append(p)
-        if seen.index(p) < 2:
-            statuses.setdefault((member_id, item_id), []).append(status)
-            actions[item_id] = action_text
-    return [
-        (member_id, actions[item_id])
-        for (member_id, item_id), found in statuses.items()
-        if len(found) == 2 and all(s == "not_yet" for s in found)
-    ]
-
-
-# The members whose last message planned to them (not a reply) reached no channel.
-_LAST_FAILED = select(Delivery.member_id).where(
-    Delivery.id.in_(
-        select(func.max(Delivery.id))
-        .where(
-            Delivery.member_id.in_(bindparam("ids", expanding=True)),
-            Delivery.kind.not_in(routing.DIRECT_KINDS),
-            Delivery.status.not_in(("pending", "sending")),
-        )
-        .group_by(Delivery.member_id)
-    ),
-    Delivery.status.in_(("unreachable", "not_reached")),
+# Each active member with the period's self-assessment and mark (models.periods.UNIT_MEMBERS),
+# one row per account and stuck item (or one without), with the chi bộ's count of pledges
+# awaiting approval.
+_DIGEST = (
+    pm.UNIT_MEMBERS.with_only_columns(
+        Member.id,
+        Member.full_name,
+        Member.exempt,
+        Assessment.late,
+        MemberPeriod.excuse,
+        Identity.channel,
+        Identity.unreachable_at,
+        Identity.last_inbound_at,
+        _LAST_STATUS.label("last_status"),
+        _STUCK.c.item_id,
+        _STUCK.c.action,
+        store.PENDING_COUNT.scalar_subquery().label("pending"),
+    )
+    .outerjoin(Identity, Identity.member_id == Member.id)
+    .outerjoin(_STUCK, _STUCK.c.member_id == Member.id)
+    .order_by(_STUCK.c.position, _STUCK.c.item_id)
 )
-
-
-async def _unreachable(
-    session: AsyncSession, members: list[Member], now: datetime, policy: RoutePolicy
-) -> list[str]:
-    """Members the bot cannot reach on any channel: no linked account, every account blocked
-    or outside its window, or the last message planned to them reached no channel."""
-    ids = [m.id for m in members]
-    accounts = await routing.identities(session, ids)
-    failed = set(await session.scalars(_LAST_FAILED, {"ids": ids})) if ids else set()
-    return [
-        m.full_name
-        for m in members
-        if m.id in failed or not any(policy.can_reach(a, "reminder", now) for a in accounts[m.id])
-    ]
 
 
 async def _unit_for_secretary(ctx: Ctx, args: str) -> tuple[pm.Calendar, Meeting] | None:

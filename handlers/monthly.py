@@ -47,7 +47,6 @@ from handlers.schedule import (
     parse_date,
     parse_rule,
     parse_time,
-    shift_period,
 )
 from handlers.scopes import refuse
 from handlers.text import Html, esc, fmt
@@ -67,16 +66,15 @@ def _unit(ctx: Ctx) -> OrgUnit:
 
 async def _status(ctx: Ctx, cal: pm.Calendar, meeting: Meeting) -> str:
     assert ctx.member is not None
-    following = cal.meeting(shift_period(meeting.period, 1))
     reminders = pm.reminder_rule_of(cal.unit, ctx.settings.reminders)
     submitted = await pm.assessment(ctx.session, ctx.member.id, meeting.period)
     mark = await pm.mark_of(ctx.session, ctx.member.id, meeting.period)
     return pm.status_of(
-        ctx.member,
+        ctx.member.exempt,
         submitted.late if submitted else None,
         mark.excuse if mark else None,
         meeting,
-        opens_at(following, reminders, cal.tz) if following else None,
+        pm.next_opens(cal, meeting, reminders),
         ctx.now,
     )
 

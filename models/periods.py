@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import Integer, String, and_, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from handlers.schedule import (
@@ -211,16 +211,17 @@ async def ensure_mark(
 
 
 def status_of(
-    member: Member,
+    exempt: bool,
     late: bool | None,
     excuse: str | None,
     meeting: Meeting,
     next_opens: datetime | None,
     now: datetime,
 ) -> str:
-    """A member's status for one period (see the module docstring): `late` is None without a
-    self-assessment, else whether it came late; `excuse` is the period mark's excuse, if any."""
-    if member.exempt:
+    """A member's status for one period (see the module docstring): `exempt` is the member's
+    miễn sinh hoạt; `late` None without a self-assessment, else whether it came late; `excuse`
+    the period mark's excuse, if any; `next_opens` when the following period opens."""
+    if exempt:
         return EXEMPT
     if excuse == "approved":
         return EXCUSED
@@ -229,6 +230,12 @@ def status_of(
     if next_opens is not None and now >= next_opens:
         return NOT_SUBMITTED
     return MISSING
+
+
+def next_opens(cal: Calendar, meeting: Meeting, reminders: ReminderRule) -> datetime | None:
+    """When the period after this meeting's opens (a missing submission is then không nộp)."""
+    following = cal.meeting(shift_period(meeting.period, 1))
+    return opens_at(following, reminders, cal.tz) if following else None
 
 
 @dataclass(frozen=True)
@@ -240,6 +247,21 @@ class UnitPeriod:
     statuses: dict[int, str]  # member id -> status
 
 
+# Each active member of a chi bộ, by name, with the period's self-assessment and mark when
+# there are: unit_period's one query (the digest derives its own from it). Built once: for a
+# chi bộ, building it cost as much as running it.
+_PERIOD = bindparam("period", type_=String)
+UNIT_MEMBERS = (
+    select(Member, Assessment.late, MemberPeriod.excuse)
+    .outerjoin(Assessment, and_(Assessment.member_id == Member.id, Assessment.period == _PERIOD))
+    .outerjoin(
+        MemberPeriod, and_(MemberPeriod.member_id == Member.id, MemberPeriod.period == _PERIOD)
+    )
+    .where(Member.unit_id == bindparam("unit_id", type_=Integer), Member.active.is_(True))
+    .order_by(Member.full_name, Member.id)
+)
+
+
 async def unit_period(
     session: AsyncSession,
     cal: Calendar,
@@ -247,26 +269,11 @@ async def unit_period(
     reminders: ReminderRule,
     now: datetime,
 ) -> UnitPeriod:
-    # One query (the digest's main read): each active member with the period's
-    # self-assessment and mark, when there are.
     rows = (
-        await session.execute(
-            select(Member, Assessment.late, MemberPeriod.excuse)
-            .outerjoin(
-                Assessment,
-                and_(Assessment.member_id == Member.id, Assessment.period == meeting.period),
-            )
-            .outerjoin(
-                MemberPeriod,
-                and_(MemberPeriod.member_id == Member.id, MemberPeriod.period == meeting.period),
-            )
-            .where(Member.unit_id == cal.unit.id, Member.active.is_(True))
-            .order_by(Member.full_name, Member.id)
-        )
+        await session.execute(UNIT_MEMBERS, {"unit_id": cal.unit.id, "period": meeting.period})
     ).all()
-    following = cal.meeting(shift_period(meeting.period, 1))
-    next_opens = opens_at(following, reminders, cal.tz) if following else None
+    opens = next_opens(cal, meeting, reminders)
     statuses = {
-        m.id: status_of(m, late, excuse, meeting, next_opens, now) for m, late, excuse in rows
+        m.id: status_of(m.exempt, late, excuse, meeting, opens, now) for m, late, excuse in rows
     }
     return UnitPeriod(meeting, [m for m, _, _ in rows], statuses)

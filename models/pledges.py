@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Integer, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from models.tables import Member, Pledge, PledgeItem
 
@@ -136,12 +137,21 @@ async def decide(
     await session.flush()
 
 
+# The chi bộ's pledges waiting for the bí thư's approval. Built once; its own alias of members,
+# so that the digest can use it as a subquery of a query over the members.
+_AUTHOR = aliased(Member)
+PENDING_COUNT = (
+    select(func.count())
+    .select_from(Pledge)
+    .join(_AUTHOR, _AUTHOR.id == Pledge.member_id)
+    .where(
+        _AUTHOR.unit_id == bindparam("unit_id", type_=Integer),
+        Pledge.year == bindparam("year", type_=Integer),
+        Pledge.status == PENDING,
+    )
+)
+
+
 async def pending_count(session: AsyncSession, unit_id: int, year: int) -> int:
     """The chi bộ's pledges waiting for the bí thư's approval."""
-    stmt = (
-        select(func.count())
-        .select_from(Pledge)
-        .join(Member, Member.id == Pledge.member_id)
-        .where(Member.unit_id == unit_id, Pledge.year == year, Pledge.status == PENDING)
-    )
-    return int(await session.scalar(stmt) or 0)
+    return int(await session.scalar(PENDING_COUNT, {"unit_id": unit_id, "year": year}) or 0)

@@ -34,13 +34,25 @@ class RoutePolicy:
     outside_window: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
     def can_reach(self, identity: Identity, kind: str, now: datetime) -> bool:
-        if identity.unreachable_at is not None:
+        return self.reaches(
+            identity.channel, identity.unreachable_at, identity.last_inbound_at, kind, now
+        )
+
+    def reaches(
+        self,
+        channel: str,
+        unreachable_at: datetime | None,
+        last_inbound_at: datetime | None,
+        kind: str,
+        now: datetime,
+    ) -> bool:
+        """can_reach, from an account's columns (the digest reads them without the entity)."""
+        if unreachable_at is not None:
             return False
-        window = self.windows.get(identity.channel)
-        if window is None or kind in self.outside_window.get(identity.channel, frozenset()):
+        window = self.windows.get(channel)
+        if window is None or kind in self.outside_window.get(channel, frozenset()):
             return True
-        seen = identity.last_inbound_at
-        return seen is not None and now - seen < window
+        return last_inbound_at is not None and now - last_inbound_at < window
 
 
 # Built once: for a chi bộ's digest, building the statement cost as much as running it.

@@ -11,8 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.scheduler import tick
 from handlers import texts
+from handlers.messages import Reply
 from handlers.settings import Settings
-from models.tables import Assessment, Delivery
+from handlers.text import fmt
+from models.routing import DIRECT_KINDS
+from models.tables import Assessment, Delivery, Member
 from tests.support.harness import Clock, text_of
 from tests.support.world import CONCRETE, World, link, make_world, register
 
@@ -259,6 +262,152 @@ async def test_excused_member_is_neither_reminded_nor_counted(world: World) -> N
     assert await reminders_to(w, "m2") == []
     digest = text_of(await h.say("sec", "/chibo"))
     assert "Đã nộp tự đánh giá: <b>0/13</b>" in digest and "Vắng có lý do: Lê Văn Đức" in digest
+
+
+def digest_in(replies: list[Reply]) -> str:
+    """The digest among these messages (the newest)."""
+    header = texts.DIGEST_HEADER.split("{")[0]
+    return next(r.text for r in reversed(replies) if r.text.startswith(header))
+
+
+async def test_the_digest_counts_the_pledges_awaiting_approval(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The digest says how many pledges wait for the bí thư ("Bản đăng ký chờ duyệt: n"), and
+    nothing once he has decided; and who cannot be reached (no linked account)."""
+    w = await make_world(sessions, Clock(START))
+    h = w.h
+    await link(w, "sec", "Trần Văn Thắng")
+    await link(w, "m1", "Hoàng Văn Sơn")
+    await link(w, "m2", "Lê Văn Đức")
+    waiting = []
+    for chat in ("m1", "m2"):
+        await register(w, chat, items=[CONCRETE])
+        waiting.append(h.with_choice("sec", "Duyệt"))
+    await set_schedule(w)
+
+    # D-1, 18:00: two pledges wait
+    h.clock.now = at(2, 18, 0)
+    assert (await run_tick(w))["digest"] == 1
+    digest = digest_in(h.to("sec"))
+    assert texts.DIGEST_PENDING.format(n=2) in digest
+    unreachable = texts.DIGEST_UNREACHABLE.split("{")[0]
+    line = next(x for x in digest.split("\n") if x.startswith(unreachable))
+    assert "Vũ Thị Mai" in line and "Hoàng Văn Sơn" not in line and "Lê Văn Đức" not in line
+
+    # one approved, then the other: the same digest on demand
+    await h.press("sec", "Duyệt", within=waiting[0])
+    assert texts.DIGEST_PENDING.format(n=1) in digest_in(await h.say("sec", "/chibo"))
+    await h.press("sec", "Duyệt", within=waiting[1])
+    digest = digest_in(await h.say("sec", "/chibo"))
+    assert "Đã nộp tự đánh giá" in digest and "chờ duyệt" not in digest
+
+    # the last message planned to m1 (the approval's notice) reached no channel: m1 is
+    # unreachable too; m2's newest message, a reply, failed: it is not a planned message
+    await h.say("m2", "/lich")
+    async with h.sessions() as s, s.begin():
+        for name, planned in (("Hoàng Văn Sơn", True), ("Lê Văn Đức", False)):
+            member = (await s.scalars(select(Member).where(Member.full_name == name))).one()
+            direct = Delivery.kind.in_(DIRECT_KINDS)
+            last = (
+                await s.scalars(
+                    select(Delivery)
+                    .where(Delivery.member_id == member.id, ~direct if planned else direct)
+                    .order_by(Delivery.id.desc())
+                )
+            ).first()
+            assert last is not None
+            last.status = "not_reached"
+    line = next(x for x in digest_in(await h.say("sec", "/chibo")).split("\n") if unreachable in x)
+    assert "Hoàng Văn Sơn" in line and "Lê Văn Đức" not in line
+
+
+async def test_a_digest_without_members_still_counts_the_pledges_awaiting_approval(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The count comes with the members' rows; with no active member it is read on its own
+    (as before: the pledges of the chi bộ's members, whether active or not)."""
+    from sqlalchemy import update
+
+    from handlers.digest import digest_reply
+    from models import periods as pm
+    from models.orgs import find_unit
+    from tests.support.world import THON2
+
+    w = await make_world(sessions, Clock(START))
+    h = w.h
+    await link(w, "sec", "Trần Văn Thắng")
+    await link(w, "m1", "Hoàng Văn Sơn")
+    await register(w, "m1", items=[CONCRETE])
+    await set_schedule(w)
+    async with h.sessions() as s, s.begin():
+        unit = await find_unit(s, THON2)
+        assert unit is not None
+        await s.execute(update(Member).where(Member.unit_id == unit.id).values(active=False))
+        cal = await pm.calendar_of(s, unit)
+        assert cal is not None
+        meeting = cal.meeting("2026-12")
+        assert meeting is not None
+        rule = pm.reminder_rule_of(unit, h.settings.reminders)
+        now = at(2, 18, 0)
+        reply = await digest_reply(s, cal, meeting, rule, now, h.settings.routes)
+    assert "Đã nộp tự đánh giá: <b>0/0</b>" in reply.text
+    assert texts.DIGEST_PENDING.format(n=1) in reply.text
+
+
+async def test_the_digest_names_items_not_done_in_the_two_latest_assessments(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The digest's "Chưa thực hiện 2 tháng liền": an item marked so in both of the member's two
+    latest self-assessments up to the meeting's month (a later one does not count), in the
+    pledge's order; not when the earlier one said otherwise."""
+    from models import periods as pm
+    from models import pledges as store
+    from models.tables import Member, PledgeItem
+
+    w = await make_world(sessions, Clock(START))
+    h = w.h
+    await link(w, "sec", "Trần Văn Thắng")
+    await link(w, "m1", "Hoàng Văn Sơn")
+    await link(w, "m2", "Lê Văn Đức")
+    second = ("Đọc báo Nhân Dân mỗi tuần cho các hộ", "4 buổi mỗi tháng", "tháng 12")
+    for chat, items in (("m1", [CONCRETE, second]), ("m2", [CONCRETE])):
+        await register(w, chat, items=items)
+        await h.press("sec", "Duyệt")
+    await set_schedule(w)
+    marks = {  # period -> member -> each item's status
+        "2026-10": {"Hoàng Văn Sơn": "done", "Lê Văn Đức": "not_yet"},
+        "2026-11": {"Hoàng Văn Sơn": "not_yet", "Lê Văn Đức": "doing"},
+        "2026-12": {"Hoàng Văn Sơn": "not_yet", "Lê Văn Đức": "not_yet"},
+        "2027-01": {"Hoàng Văn Sơn": "done", "Lê Văn Đức": "not_yet"},
+    }
+    async with h.sessions() as s, s.begin():
+        for name in ("Hoàng Văn Sơn", "Lê Văn Đức"):
+            member = (await s.scalars(select(Member).where(Member.full_name == name))).one()
+            pledge = await store.approved(s, member.id, 2026)
+            assert pledge is not None
+            items = sorted(
+                await s.scalars(select(PledgeItem.id).where(PledgeItem.pledge_id == pledge.id))
+            )
+            for period, status in marks.items():
+                await pm.save_assessment(
+                    s,
+                    member,
+                    period=period,
+                    pledge_id=pledge.id,
+                    entries=[pm.EntryDraft(i, status[name]) for i in items],
+                    difficulties=None,
+                    late=False,
+                    now=START,
+                )
+    digest = digest_in(await h.say("sec", "/chibo"))
+    stuck = [
+        texts.DIGEST_STUCK,
+        fmt(texts.DIGEST_STUCK_LINE, name="Hoàng Văn Sơn", action=CONCRETE[0]),
+        fmt(texts.DIGEST_STUCK_LINE, name="Hoàng Văn Sơn", action=second[0]),
+    ]
+    assert "\n".join(stuck) + "\n" in digest
+    assert "Lê Văn Đức:" not in digest
 
 
 async def test_after_the_meeting_comment_reopen_and_on_behalf(world: World) -> None:
