@@ -44,7 +44,7 @@ class App:
         self.zalo_bot: ZaloBotChannel | None = None
         self.zalo_oa: ZaloOAChannel | None = None
         if config.telegram.token:
-            self.telegram = TelegramChannel(config.telegram)
+            self.telegram = TelegramChannel(config.telegram, http=lambda: self.http)
             self.channels[self.telegram.name] = self.telegram
         if config.zalo_bot.token:
             self.zalo_bot = ZaloBotChannel(config.zalo_bot, self.usage)
@@ -85,7 +85,7 @@ class App:
         self._tasks: list[asyncio.Task[None]] = []
         self._led: list[asyncio.Task[None]] = []  # only while this process leads
         self._runner: web.AppRunner | None = None
-        self.http: aiohttp.ClientSession | None = None  # shared by the Zalo clients
+        self.http: aiohttp.ClientSession | None = None  # shared by the platforms' clients
 
     def add_channel(self, channel: Channel) -> None:
         self.channels[channel.name] = channel

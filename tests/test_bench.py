@@ -111,8 +111,10 @@ def test_inbound_benchmark_prints_its_figures() -> None:
             f"floor {mode}",
             f"floor {mode} (aiohttp)",
             f"ours {mode}",
-            f"ours {mode} (aiohttp)",
+            f"ours {mode} (httpx)",
             f"ratio ours/floor {mode}",
+            f"ratio ours/floor {mode}, both on aiohttp",
+            f"ratio ours/floor {mode}, both on httpx",
             f"ours {mode} latency p50",
             f"ours {mode} latency p95",
         ):

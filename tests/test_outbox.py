@@ -24,8 +24,8 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
+from bot.channels.ptb_aiohttp import AiohttpRequest
 from bot.channels.telegram import TelegramChannel
 from bot.config import TelegramConfig
 from bot.outbox import DeliveryWorker, render_status, status_counts
@@ -57,7 +57,7 @@ async def telegram(
     channel = TelegramChannel(config)
     if read_timeout is not None:  # a short read timeout, to see a real timeout quickly
         channel.bot = ExtBot(
-            fake.token, base_url=fake.base_url, request=HTTPXRequest(read_timeout=read_timeout)
+            fake.token, base_url=fake.base_url, request=AiohttpRequest(read_timeout=read_timeout)
         )
     await channel.bot.initialize()
     try:

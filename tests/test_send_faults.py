@@ -32,8 +32,8 @@ import aiohttp
 import pytest
 from sqlalchemy import select
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
+from bot.channels.ptb_aiohttp import AiohttpRequest
 from bot.channels.telegram import TelegramChannel
 from bot.channels.zalo_bot import QUOTA_RETRY_SECONDS, ZaloBotChannel
 from bot.channels.zalo_bot_api import ZaloBotClient
@@ -99,7 +99,7 @@ async def telegram(
         channel.bot = ExtBot(
             fake.token,
             base_url=fake.base_url,
-            request=HTTPXRequest(connection_pool_size=32, read_timeout=read_timeout),
+            request=AiohttpRequest(read_timeout=read_timeout),
             rate_limiter=channel.bot.rate_limiter,
         )
     await channel.bot.initialize()

@@ -16,16 +16,17 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
+import aiohttp
 from aiohttp import web
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
 from bot import logs
 from bot.channels.base import DeliveryError, NotStored, delivery_id
 from bot.channels.pacer import SteadyRateLimiter
+from bot.channels.ptb_aiohttp import AiohttpRequest
 from bot.channels.split import split_text
 from bot.config import TelegramConfig
 from handlers import texts
@@ -82,7 +83,15 @@ class TelegramChannel:
     name = NAME
     can_edit = True  # a broadcast's progress message is edited in place
 
-    def __init__(self, config: TelegramConfig, *, base_file_url: str | None = None) -> None:
+    def __init__(
+        self,
+        config: TelegramConfig,
+        *,
+        base_file_url: str | None = None,
+        http: Callable[[], aiohttp.ClientSession | None] | None = None,
+    ) -> None:
+        """`http`: the application's aiohttp session, given when the bot starts (bot.app);
+        without it the channel's transport opens a session of its own."""
         assert config.token
         self.config = config
         logs.protect([config.token, config.webhook_secret])  # the token sits in every URL
@@ -91,8 +100,8 @@ class TelegramChannel:
             config.token,
             base_url=config.base_url,
             base_file_url=base_file_url or base.replace("/bot", "/file/bot"),
-            request=HTTPXRequest(connection_pool_size=32),
-            get_updates_request=HTTPXRequest(read_timeout=config.poll_timeout + 10),
+            request=AiohttpRequest(http),
+            get_updates_request=AiohttpRequest(http, read_timeout=config.poll_timeout + 10),
             rate_limiter=SteadyRateLimiter(config.rate_per_second, max_retries=2),
         )
         self.username = ""
