@@ -508,14 +508,34 @@ class DeliveryWorker(Worker):
         return await self._records.submit((claimed, error, sent_ref))
 
     async def _record_many(self, outcomes: list[_Outcome]) -> list[bool]:
+        plain = [
+            c.id for c, error, _ in outcomes if error is None and not c.payload.get("progress_of")
+        ]
         async with self.sessions() as session, session.begin():
-            written = [await self._record_in(session, *outcome) for outcome in outcomes]
+            sent = await self._record_sent(session, plain) if plain else set()
+            written = [
+                "sent" if outcome[0].id in sent else await self._record_in(session, *outcome)
+                for outcome in outcomes
+            ]
         for (claimed, error, _), status in zip(outcomes, written, strict=True):
             if error is not None:
                 log.warning(
                     "delivery %s (%s) failed, now %s: %s", claimed.id, claimed.kind, status, error
                 )
         return [status != "pending" for status in written]  # settled; or waits for a retry
+
+    async def _record_sent(self, session: AsyncSession, row_ids: list[int]) -> set[int]:
+        """Plain successes, the usual outcome, in one statement; returns the rows recorded (one
+        whose lease expired meanwhile is not: _record_in records it)."""
+        stmt = (
+            update(_T)
+            .where(
+                _T.c.id.in_(row_ids), _T.c.claimed_by == self.worker_id, _T.c.status == "sending"
+            )
+            .values(status="sent", sent_at=self.clock(), last_error=None)
+            .returning(_T.c.id)
+        )
+        return set(await session.scalars(stmt))
 
     async def _record_in(
         self,

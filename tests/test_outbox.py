@@ -441,11 +441,17 @@ async def test_sends_at_about_the_same_moment_share_their_claim_and_record(
     written for a reason of its own (not the database) fails alone, the others are kept."""
     from sqlalchemy import event
 
+    from bot.channels.base import DeliveryError
+
+    failing: set[str] = set()
+
     class Instant:
         name = TG
 
         async def deliver(self, chat: str, kind: str, payload: dict[str, Any]) -> None:
             await asyncio.sleep(0)
+            if chat in failing:
+                raise DeliveryError("a hiccup")
 
     keys = await plan_rows(sessions, 20, 20, now=utcnow())
     statements: list[str] = []
@@ -469,6 +475,7 @@ async def test_sends_at_about_the_same_moment_share_their_claim_and_record(
 
     keys = await plan_rows(sessions, 20, 20, now=utcnow(), first=20)
     broken = (await load(sessions))[keys[7]].id
+    failing.add(str(chat_id(7)))  # its outcome is a failure, and writing it raises
     written = worker._record_in
 
     async def record_in(session: Any, claimed: Any, *rest: Any) -> str:
