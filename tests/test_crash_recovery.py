@@ -91,14 +91,14 @@ async def test_killed_after_storing_before_processing_each_update_is_processed_o
         chats = range(3001, 3001 + BURST)
         updates: dict[str, int] = {}
 
-        async def send(some: range) -> None:
+        async def send(some: range, gap: float) -> None:
             for chat in some:
                 updates[str(fake.inject_message(chat, "/trogiup")["update_id"])] = chat
-                await asyncio.sleep(0.01)
+                await asyncio.sleep(gap)
 
-        injecting = asyncio.create_task(send(chats[:-WHILE_DOWN]))  # over about two seconds
-        # Stores run concurrently (up to 40 connections), processing one at a time: kill the
-        # bot once stored-but-unprocessed rows have piled up (and a few were processed).
+        # Over about 0.2 s: stores run concurrently (grouped), processing 20 to a transaction:
+        # kill the bot once stored-but-unprocessed rows have piled up (and a few were processed).
+        injecting = asyncio.create_task(send(chats[:-WHILE_DOWN], 0.001))
         deadline = time.monotonic() + 30
         while True:
             counts = await inbox_counts(sessions)
@@ -109,7 +109,7 @@ async def test_killed_after_storing_before_processing_each_update_is_processed_o
         await first.kill()
         killed_at = time.time()
         await injecting
-        await send(chats[-WHILE_DOWN:])  # Telegram retries them until the bot is back
+        await send(chats[-WHILE_DOWN:], 0.01)  # Telegram retries them until the bot is back
 
         # The state the issue is about really happened: rows stored, acknowledged or not, with
         # nothing done about them yet.
