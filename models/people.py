@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, delete, select
+from sqlalchemy import and_, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.tables import Identity, Member, OrgUnit, Role
@@ -21,14 +21,17 @@ async def identity_and_member(
 ) -> tuple[Identity | None, Member | None]:
     """The account that wrote and, if it is linked to an active member, that member: one query
     (every incoming update needs both)."""
-    active = and_(Member.id == Identity.member_id, Member.active.is_(True))
-    stmt = (
-        select(Identity, Member)
-        .outerjoin(Member, active)
-        .where(Identity.channel == channel, Identity.user_id == user_id)
-    )
-    row = (await session.execute(stmt)).first()
+    params = {"channel": channel, "user_id": user_id}
+    row = (await session.execute(_IDENTITY_AND_MEMBER, params)).first()
     return (None, None) if row is None else (row[0], row[1])
+
+
+# Built once (per update, building it cost a third of running it).
+_IDENTITY_AND_MEMBER = (
+    select(Identity, Member)
+    .outerjoin(Member, and_(Member.id == Identity.member_id, Member.active.is_(True)))
+    .where(Identity.channel == bindparam("channel"), Identity.user_id == bindparam("user_id"))
+)
 
 
 async def link_identity(
