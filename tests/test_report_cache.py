@@ -315,3 +315,30 @@ async def test_a_write_during_the_computation_leaves_the_rows_stale(
         await build_reports(s, unit, year=YEAR, periods=MONTHS)
     monkeypatch.setattr(module, "_compute", compute)
     assert await reports(sessions, root) == await fresh(sessions, root)
+
+
+async def test_the_migration_goes_down_and_up(db_url: str) -> None:
+    """0009's downgrade drops its triggers, functions and tables; upgrading again works."""
+    import asyncio
+
+    from alembic import command
+
+    from models.db import alembic_config, create_engine
+
+    await asyncio.to_thread(command.downgrade, alembic_config(db_url), "0008")
+    engine = create_engine(db_url)
+    try:
+        async with engine.begin() as conn:
+            tables = await conn.run_sync(lambda sync: sync.dialect.get_table_names(sync))
+            if conn.dialect.name == "sqlite":
+                left = "SELECT name FROM sqlite_master WHERE name LIKE '%bump_unit%'"
+            else:
+                left = (
+                    "SELECT tgname FROM pg_trigger WHERE tgname LIKE '%bump_unit%'"
+                    " UNION ALL SELECT proname FROM pg_proc WHERE proname LIKE '%bump_unit%'"
+                )
+            assert (await conn.execute(text(left))).all() == []
+        assert "unit_versions" not in tables and "unit_year_counts" not in tables
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(command.upgrade, alembic_config(db_url), "head")

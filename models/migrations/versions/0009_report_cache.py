@@ -86,7 +86,8 @@ def downgrade() -> None:
             on = f" ON {table}" if postgresql else ""
             op.execute(f"DROP TRIGGER IF EXISTS {table}_bump_unit_{event}{on}")
         if postgresql:
-            op.execute(f"DROP FUNCTION IF EXISTS {table}_bump_unit()")
+            for name in ("bump_unit", "bump_units_insert", "bump_units_delete"):
+                op.execute(f"DROP FUNCTION IF EXISTS {table}_{name}()")
     if postgresql:
         op.execute("DROP FUNCTION IF EXISTS bump_unit_version(bigint)")
     for table in ("unit_year_counts", "unit_versions"):
@@ -127,21 +128,37 @@ END $$
 """
 
 
+# PostgreSQL: inserts and deletes bump each unit once per statement, from the transition table
+# (a bulk COPY or a roster import runs one upsert, not one per row); updates, row by row, only
+# when a watched column changes.
 def _postgresql(table: str, columns: Sequence[str], unit: str) -> list[str]:
-    function = f"""
+    statements = [
+        f"""
 CREATE FUNCTION {table}_bump_unit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP <> 'INSERT' THEN PERFORM bump_unit_version({unit.format(row="OLD")}); END IF;
-    IF TG_OP <> 'DELETE' THEN PERFORM bump_unit_version({unit.format(row="NEW")}); END IF;
+    PERFORM bump_unit_version({unit.format(row="OLD")});
+    PERFORM bump_unit_version({unit.format(row="NEW")});
     RETURN NULL;
 END $$
-"""
-    statements = [function]
-    for event, _ in EVENTS:
-        of = f" OF {', '.join(columns)}" if event == "update" else ""
-        when = f" WHEN ({_changed(columns, 'IS DISTINCT FROM')})" if event == "update" else ""
-        statements.append(
-            f"CREATE TRIGGER {table}_bump_unit_{event} AFTER {event.upper()}{of} ON {table}"
-            f" FOR EACH ROW{when} EXECUTE FUNCTION {table}_bump_unit()"
-        )
+""",
+        f"CREATE TRIGGER {table}_bump_unit_update AFTER UPDATE OF {', '.join(columns)}"
+        f" ON {table} FOR EACH ROW WHEN ({_changed(columns, 'IS DISTINCT FROM')})"
+        f" EXECUTE FUNCTION {table}_bump_unit()",
+    ]
+    for event, transition in (("insert", "NEW TABLE"), ("delete", "OLD TABLE")):
+        statements += [
+            f"""
+CREATE FUNCTION {table}_bump_units_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO unit_versions (unit_id, version)
+    SELECT DISTINCT u, 1 FROM (SELECT {unit.format(row="changed")} AS u FROM changed) AS s
+    WHERE u IS NOT NULL ORDER BY u
+    ON CONFLICT (unit_id) DO UPDATE SET version = unit_versions.version + 1;
+    RETURN NULL;
+END $$
+""",
+            f"CREATE TRIGGER {table}_bump_unit_{event} AFTER {event.upper()} ON {table}"
+            f" REFERENCING {transition}"
+            f" AS changed FOR EACH STATEMENT EXECUTE FUNCTION {table}_bump_units_{event}()",
+        ]
     return statements
