@@ -4,9 +4,14 @@ The figures are those of the committees' phụ lục số liệu (domain.md §5 
 miễn sinh hoạt, phải đăng ký, đã đăng ký, đã duyệt, tự đánh giá in the month, việc làm đã /
 đang / chưa thực hiện, chi bộ that reviewed the pledges at their meeting, mô hình and điển hình.
 
-Set-based: one query per kind of figure, grouped by unit over the subtree (org_units joined on
-its materialised path), then rolled up in Python into the unit's direct children and the unit
-itself. The number of queries does not depend on the number of members or units.
+Set-based: each unit's own figures for the year (what it holds directly), then rolled up in
+Python into the unit's direct children and the unit itself. The own figures come from a cache,
+unit_year_counts, one row per unit and year, valid while the unit's version (unit_versions) is
+the one it was computed at: database triggers (migration 0009) bump the version on every write
+to the unit's members, their pledges, self-assessments, entries and excuses, whatever code
+makes it. The stale or missing units are computed with one query per kind of figure, grouped by
+unit, and stored back; the number of queries does not depend on the number of members or
+units. The tree itself (closed units, the chi bộ reviews, the nominations) is read each time.
 
 Rules:
 - members are the active members; miễn sinh hoạt (exempt) ones are counted but owe nothing;
@@ -210,13 +215,13 @@ async def build_reports(
 
     # Each unit's own figures as a row of `layout`, from the cache or computed.
     layout = _layout(months, wanted)
-    own = await _cached(session, prefix, year, layout)
+    own = await _cached(session, prefix, year, layout, wanted)
     stale = [uid for uid in bucket if uid not in own]
     if stale:
         # Many stale units: one pass over the subtree costs less than a long list of ids.
         few = len(stale) <= _FEW_UNITS
         scope = stale if few else select(OrgUnit.id).where(OrgUnit.path.startswith(prefix))
-        computed = await _compute(session, year, scope, stale)
+        computed = await _compute(session, year, scope, stale, wanted)
         await _keep(session, year, computed, versions)
         own.update((uid, tuple(row[name] for name in layout)) for uid, row in computed.items())
 
@@ -292,7 +297,7 @@ async def build_reports(
 
 # A unit's own figures, by column of unit_year_counts: yearly (members, exempt, registered,
 # approved) and by month (excused, assessed, items done, doing, not yet).
-Own = dict[str, int]
+Own = dict[str, Any]  # int, or None: items not computed
 _YEARLY = ("members", "exempt", "registered", "approved")
 _ITEMS = ("items_done", "items_doing", "items_not_yet")
 _FEW_UNITS = 500  # stale units computed by id; more: the whole subtree at once
@@ -306,7 +311,7 @@ class _Month:
         self.row, self.month = row, month
 
     def __getitem__(self, figure: str) -> int:
-        return self.row[month_column(figure, self.month)]
+        return int(self.row[month_column(figure, self.month)])
 
     def __setitem__(self, figure: str, value: int) -> None:
         self.row[month_column(figure, self.month)] = value
@@ -327,11 +332,13 @@ def _layout(months: list[str], wanted: Iterable[str]) -> list[str]:
 
 
 async def _cached(
-    session: AsyncSession, prefix: str, year: int, layout: list[str]
+    session: AsyncSession, prefix: str, year: int, layout: list[str], wanted: Iterable[str]
 ) -> dict[int, tuple[int, ...]]:
-    """The subtree's units whose cached figures are still valid, as rows of `layout`. The
-    validity is checked in the same statement, so it holds for the figures read."""
+    """The subtree's units whose cached figures are still valid and hold the items of the
+    wanted months, as rows of `layout`. The validity is checked in the same statement, so it
+    holds for the figures read."""
     c = unit_year_counts.c
+    with_items = (c[month_column("items_done", int(p[5:]))].is_not(None) for p in wanted)
     rows = await session.execute(
         select(c.unit_id, *(c[name] for name in layout))
         .join(OrgUnit, OrgUnit.id == c.unit_id)
@@ -340,6 +347,7 @@ async def _cached(
             OrgUnit.path.startswith(prefix),
             c.year == year,
             c.version == func.coalesce(UnitVersion.version, 0),
+            *with_items,
         )
     )
     return {uid: tuple(figures) for uid, *figures in rows}
@@ -377,24 +385,36 @@ async def _store(
 
 
 def _upsert(session: AsyncSession) -> Any:
+    """Insert or replace a unit's row; the items of a month not computed now (NULL) are kept
+    from the row replaced if that was computed at the same version (the same data)."""
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(unit_year_counts)
-    return stmt.on_conflict_do_update(
-        index_elements=["unit_id", "year"],
-        set_={c.name: stmt.excluded[c.name] for c in unit_year_counts.c if c.name not in _KEYS[:2]},
-    )
+    table, new = unit_year_counts.c, stmt.excluded
+    same = table.version == new.version
+    values = {
+        c.name: func.coalesce(new[c.name], case((same, c))) if c.nullable else new[c.name]
+        for c in table
+        if c.name not in _KEYS[:2]
+    }
+    return stmt.on_conflict_do_update(index_elements=["unit_id", "year"], set_=values)
 
 
 async def _compute(
-    session: AsyncSession, year: int, scope: Any, units: Iterable[int]
+    session: AsyncSession, year: int, scope: Any, units: Iterable[int], items_in: Sequence[str]
 ) -> dict[int, Own]:
     """Each unit's own figures for the whole year, for the units of `scope` (ids, or a subquery
-    of ids): every unit of `units` gets an entry, zeros when it holds nothing. One query per
-    kind of figure, grouped by unit; the number of queries does not depend on the number of
-    units."""
+    of ids): every unit of `units` gets an entry, zeros when it holds nothing. The items (the
+    costliest figures: every entry) only of the months `items_in`, the others None. One query
+    per kind of figure, grouped by unit; the number of queries does not depend on the number
+    of units."""
     months = year_periods(year, f"{year:04d}-12")
     first, last = months[0], months[-1]
-    blank = dict.fromkeys((c.name for c in unit_year_counts.c if c.name not in _KEYS), 0)
+    counted = {month_column(f, int(p[5:])) for p in items_in for f in _ITEMS}
+    blank = {
+        c.name: None if c.nullable and c.name not in counted else 0
+        for c in unit_year_counts.c
+        if c.name not in _KEYS
+    }
     found: dict[int, Own] = {uid: dict(blank) for uid in units}
 
     def of(uid: int) -> Own:
@@ -488,7 +508,7 @@ async def _compute(
                 stmt.select_from(MemberPeriod)
                 .join(Member, Member.id == MemberPeriod.member_id)
                 .where(
-                    MemberPeriod.period.in_(months),
+                    MemberPeriod.period.in_(items_in),
                     MemberPeriod.excuse == "approved",
                     *required_few,
                 )
@@ -499,7 +519,7 @@ async def _compute(
             on_period = period == MemberPeriod.period
         else:
             stmt = stmt.select_from(Member).where(*required)
-            on_period = Assessment.period.between(first, last)
+            on_period = Assessment.period.in_(items_in)
         stmt = (
             stmt.join(Assessment, and_(Assessment.member_id == Member.id, on_period))
             .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)

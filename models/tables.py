@@ -579,8 +579,9 @@ unit_year_counts = Table(
         Column(name, Integer, nullable=False)
         for name in ("members", "exempt", "registered", "approved")
     ),
+    # the items may be NULL: not computed (a report computes those of its months only)
     *(
-        Column(month_column(figure, month), Integer, nullable=False)
+        Column(month_column(figure, month), Integer, nullable=figure.startswith("items_"))
         for month in range(1, 13)
         for figure in MONTH_FIGURES
     ),

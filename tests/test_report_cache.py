@@ -342,3 +342,25 @@ async def test_the_migration_goes_down_and_up(db_url: str) -> None:
     finally:
         await engine.dispose()
     await asyncio.to_thread(command.upgrade, alembic_config(db_url), "head")
+
+
+async def test_the_items_of_each_month_are_kept_as_reports_ask_for_them(
+    sessions: async_sessionmaker[AsyncSession], generated: Gen
+) -> None:
+    """A report counts the entries of its own month only; another month's report adds its
+    items to the cached row (same version) instead of dropping the first month's."""
+    from models.reports import build_report
+
+    await prepared(sessions, generated)
+    cell = generated.named["Chi bộ thôn 3"]
+    c = unit_year_counts.c
+    for period in (PERIOD, "2026-03"):
+        async with sessions() as s, s.begin():
+            unit = await s.get(OrgUnit, cell)
+            assert unit is not None
+            await build_report(s, unit, year=YEAR, period=period)
+    async with sessions() as s:
+        row = (await s.execute(select(unit_year_counts).where(c.unit_id == cell))).one()
+    assert row.items_done_05 is not None and row.items_done_03 is not None
+    assert row.items_done_04 is None
+    assert await reports(sessions, cell) == await fresh(sessions, cell)

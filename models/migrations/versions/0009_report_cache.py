@@ -62,7 +62,9 @@ def upgrade() -> None:
             for name in ("members", "exempt", "registered", "approved")
         ),
         *(
-            sa.Column(f"{figure}_{month:02d}", sa.Integer(), nullable=False)
+            sa.Column(
+                f"{figure}_{month:02d}", sa.Integer(), nullable=figure.startswith("items_")
+            )
             for month in range(1, 13)
             for figure in MONTH_FIGURES
         ),
@@ -118,7 +120,7 @@ def _sqlite(table: str, columns: Sequence[str], unit: str) -> list[str]:
 
 
 _PG_BUMP = """
-CREATE FUNCTION bump_unit_version(unit bigint) RETURNS void LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION bump_unit_version(unit bigint) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     IF unit IS NOT NULL THEN
         INSERT INTO unit_versions (unit_id, version) VALUES (unit, 1)
@@ -134,7 +136,7 @@ END $$
 def _postgresql(table: str, columns: Sequence[str], unit: str) -> list[str]:
     statements = [
         f"""
-CREATE FUNCTION {table}_bump_unit() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION {table}_bump_unit() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM bump_unit_version({unit.format(row="OLD")});
     PERFORM bump_unit_version({unit.format(row="NEW")});
@@ -148,7 +150,7 @@ END $$
     for event, transition in (("insert", "NEW TABLE"), ("delete", "OLD TABLE")):
         statements += [
             f"""
-CREATE FUNCTION {table}_bump_units_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION {table}_bump_units_{event}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO unit_versions (unit_id, version)
     SELECT DISTINCT u, 1 FROM (SELECT {unit.format(row="changed")} AS u FROM changed) AS s
