@@ -501,6 +501,9 @@ async def _compute(
 
     # 5. the entries of the self-assessments, by status; less those of the excused
     statuses = {"done": "items_done", "doing": "items_doing", "not_yet": "items_not_yet"}
+    # By id: "|| ''" keeps SQLite from starting with every assessment of the months (the period
+    # index) instead of the few units' members.
+    period = Assessment.period.concat("") if by_id else Assessment.period
     for excused_only in (False, True):
         stmt = select(Member.unit_id, Assessment.period, *counts(AssessmentEntry.status, statuses))
         if excused_only:
@@ -513,13 +516,10 @@ async def _compute(
                     *required_few,
                 )
             )
-            # By id: "|| ''" keeps SQLite from starting with every assessment of the year
-            # (the period index) instead of the few units' members.
-            period = Assessment.period.concat("") if by_id else Assessment.period
             on_period = period == MemberPeriod.period
         else:
             stmt = stmt.select_from(Member).where(*required)
-            on_period = Assessment.period.in_(items_in)
+            on_period = period.in_(items_in)
         stmt = (
             stmt.join(Assessment, and_(Assessment.member_id == Member.id, on_period))
             .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)
