@@ -45,6 +45,8 @@ everything else     their name and phone (and a display name only they use) mask
                     a file attached to a message (an export) that names them is dropped
 org_units, unit_periods, unit_plans, themes, meeting_overrides, broadcasts, channel_usage,
 oa_tokens, leases: nothing of a person (a name written into one is masked, as above).
+unit_versions, unit_year_counts (the report's cache): counts only; the erasure's writes make
+the unit's cached counts stale, recomputed at the next report.
 
 Ids that point to the member (decided_by, entered_by, created_by, actor_member_id, …) stay:
 they now lead to the anonymous row.
@@ -132,6 +134,8 @@ DECISIONS = {
     "channel_usage": "nothing personal",
     "oa_tokens": "nothing personal",
     "leases": "nothing personal (which bot process leads)",
+    "unit_versions": "nothing personal (a unit's version, bumped by the erasure's writes)",
+    "unit_year_counts": "nothing personal (a unit's counts, recomputed after the erasure)",
     "audit_log": "kept; name, phone and ids in details masked",
 }
 

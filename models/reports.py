@@ -4,9 +4,14 @@ The figures are those of the committees' phụ lục số liệu (domain.md §5 
 miễn sinh hoạt, phải đăng ký, đã đăng ký, đã duyệt, tự đánh giá in the month, việc làm đã /
 đang / chưa thực hiện, chi bộ that reviewed the pledges at their meeting, mô hình and điển hình.
 
-Set-based: one query per kind of figure, grouped by unit over the subtree (org_units joined on
-its materialised path), then rolled up in Python into the unit's direct children and the unit
-itself. The number of queries does not depend on the number of members or units.
+Set-based: each unit's own figures for the year (what it holds directly), then rolled up in
+Python into the unit's direct children and the unit itself. The own figures come from a cache,
+unit_year_counts, one row per unit and year, valid while the unit's version (unit_versions) is
+the one it was computed at: database triggers (migration 0009) bump the version on every write
+to the unit's members, their pledges, self-assessments, entries and excuses, whatever code
+makes it. The stale or missing units are computed with one query per kind of figure, grouped by
+unit, and stored back; the number of queries does not depend on the number of members or
+units. The tree itself (closed units, the chi bộ reviews, the nominations) is read each time.
 
 Rules:
 - members are the active members; miễn sinh hoạt (exempt) ones are counted but owe nothing;
@@ -22,6 +27,7 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
@@ -30,9 +36,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.db import BUSY, fault
 from models.tables import (
+    MONTH_FIGURES,
     Assessment,
     AssessmentEntry,
     Member,
@@ -41,7 +52,12 @@ from models.tables import (
     OrgUnit,
     Pledge,
     UnitPeriod,
+    UnitVersion,
+    month_column,
+    unit_year_counts,
 )
+
+log = logging.getLogger(__name__)
 
 CHI_BO = "chi_bo"
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -140,7 +156,11 @@ async def build_reports(
     session: AsyncSession, unit: OrgUnit, *, year: int, periods: Sequence[str]
 ) -> list[Report]:
     """The reports of several months of one year at once (the year's roll-up: every month's
-    figures): the same queries as one report, the monthly figures grouped by month."""
+    figures): the same figures as one report, the monthly figures grouped by month.
+
+    Each unit's own figures come from the cache (unit_year_counts, unit_month_counts) when
+    still valid; the others are computed and written to the cache in the session's
+    transaction (kept if the caller commits)."""
     wanted: list[str] = []
     for period in periods:
         match = _PERIOD.match(period)
@@ -157,19 +177,29 @@ async def build_reports(
 
     # Which bucket each unit's own figures go to: 0 for the unit itself, i + 1 for the subtree
     # of its i-th child. Units missing from the map (closed, or under a closed unit) are skipped.
+    # The versions are read before any figure: see _store.
     units = (
         await session.execute(
-            select(OrgUnit.id, OrgUnit.path, OrgUnit.name, OrgUnit.kind, OrgUnit.closed_at)
+            select(
+                OrgUnit.id,
+                OrgUnit.path,
+                OrgUnit.name,
+                OrgUnit.kind,
+                OrgUnit.closed_at,
+                func.coalesce(UnitVersion.version, 0),
+            )
+            .outerjoin(UnitVersion, UnitVersion.unit_id == OrgUnit.id)
             .where(OrgUnit.path.startswith(prefix))
             .order_by(OrgUnit.id)
         )
     ).all()
-    closed = {uid for uid, _, _, _, closed_at in units if closed_at is not None}
+    closed = {uid for uid, _, _, _, closed_at, _ in units if closed_at is not None}
+    versions = {uid: version for uid, _, _, _, _, version in units}
     children: list[tuple[int, str]] = []
     child_index: dict[int, int] = {}
     bucket: dict[int, int] = {}
     kinds: dict[int, str] = {}
-    for uid, path, name, kind, _ in units:
+    for uid, path, name, kind, _, _ in units:
         ids = _ids(path)[depth0 - 1 :]  # the report's unit .. this unit
         if closed.intersection(ids[1:]):
             continue
@@ -182,35 +212,240 @@ async def build_reports(
             children.append((uid, name))
         if ids[1] in child_index:
             bucket[uid] = child_index[ids[1]]
-    # The figures that do not depend on the month, then per wanted month those that do.
-    base = [dict.fromkeys((f.name for f in _FIELDS), 0) for _ in range(len(children) + 1)]
-    monthly = {p: [dict.fromkeys(_MONTHLY, 0) for _ in base] for p in wanted}
 
-    subtree = select(OrgUnit.id).where(OrgUnit.path.startswith(prefix))
-    active = (Member.unit_id.in_(subtree), Member.active.is_(True))
+    # Each unit's own figures as a row of `layout`, from the cache or computed.
+    layout = _layout(months, wanted)
+    own = await _cached(session, prefix, year, layout, wanted)
+    stale = [uid for uid in bucket if uid not in own]
+    if stale:
+        # Many stale units: one pass over the subtree costs less than a long list of ids.
+        few = len(stale) <= _FEW_UNITS
+        scope = stale if few else select(OrgUnit.id).where(OrgUnit.path.startswith(prefix))
+        computed = await _compute(session, year, scope, stale, wanted)
+        await _keep(session, year, computed, versions)
+        own.update((uid, tuple(row[name] for name in layout)) for uid, row in computed.items())
+
+    # Summed by bucket, column by column.
+    in_bucket: list[list[tuple[int, ...]]] = [[] for _ in range(len(children) + 1)]
+    holds_members: set[int] = set()
+    for uid, b_index in bucket.items():
+        row = own[uid]
+        in_bucket[b_index].append(row)
+        if row[0]:  # members
+            holds_members.add(uid)
+    sums = [
+        dict(zip(layout, map(sum, zip(*rows, strict=True)), strict=True))
+        if rows
+        else dict.fromkeys(layout, 0)
+        for rows in in_bucket
+    ]
+    # The figures that do not depend on the month, then per wanted month those that do.
+    base = [dict.fromkeys((f.name for f in _FIELDS), 0) for _ in sums]
+    monthly = {p: [dict.fromkeys(_MONTHLY, 0) for _ in sums] for p in wanted}
+    for b, s in zip(base, sums, strict=True):
+        b.update((k, s[k]) for k in _YEARLY)
+    for p in wanted:
+        month = int(p[5:])
+        for m, s in zip(monthly[p], sums, strict=True):
+            m["counted"] -= s[month_column("excused", month)]  # the required count is added below
+            for key in ("assessed", *_ITEMS):
+                m[key] += s[month_column(key, month)]
+    excused_in = {p: sum(s[month_column("excused", int(p[5:]))] for s in sums) for p in months}
+    assessed_in = {p: sum(s[month_column("assessed", int(p[5:]))] for s in sums) for p in months}
+
+    # chi bộ, and those that recorded the review in the month (read directly: a few rows)
+    reviewed: dict[str, set[int]] = {p: set() for p in wanted}
+    for uid, p in await session.execute(
+        select(UnitPeriod.unit_id, UnitPeriod.period)
+        .join(OrgUnit, OrgUnit.id == UnitPeriod.unit_id)
+        .where(OrgUnit.path.startswith(prefix), UnitPeriod.period.in_(wanted))
+    ):
+        reviewed[p].add(uid)
+    for uid, b_index in bucket.items():
+        if uid not in closed and (kinds[uid] == CHI_BO or uid in holds_members):
+            base[b_index]["cells"] += 1
+            for p in wanted:
+                monthly[p][b_index]["cells_reviewed"] += uid in reviewed[p]
+
+    await _add_nominations(session, prefix, year, bucket, base)
+
+    for b in base:
+        b["required"] = b["members"] - b["exempt"]
+        b["counted"] = b["required"]
+    reports = []
+    for period in periods:
+        rates = [
+            Rates(**{**b, **{k: b[k] + m[k] for k in _MONTHLY}})
+            for b, m in zip(base, monthly[period], strict=True)
+        ]
+        child_rows = [UnitRow(uid, name, 1, rates[i + 1]) for i, (uid, name) in enumerate(children)]
+        whole = total(rates)
+        trend = [(p, assessed_in[p], whole.required - excused_in[p]) for p in months if p <= period]
+        reports.append(
+            Report(
+                year=year,
+                period=period,
+                unit=UnitRow(unit.id, unit.name, 0, whole),
+                children=child_rows,
+                trend=trend,
+            )
+        )
+    return reports
+
+
+# -- each unit's own figures: the cache, and computing them -------------------------------------
+
+# A unit's own figures, by column of unit_year_counts: yearly (members, exempt, registered,
+# approved) and by month (excused, assessed, items done, doing, not yet).
+Own = dict[str, Any]  # int, or None: items not computed
+_YEARLY = ("members", "exempt", "registered", "approved")
+_ITEMS = ("items_done", "items_doing", "items_not_yet")
+_FEW_UNITS = 500  # stale units computed by id; more: the whole subtree at once
+_KEYS = ("unit_id", "year", "version")
+
+
+class _Month:
+    """One month's figures of a unit's row: m["assessed"] is row["assessed_05"]."""
+
+    def __init__(self, row: Own, month: int) -> None:
+        self.row, self.month = row, month
+
+    def __getitem__(self, figure: str) -> int:
+        return int(self.row[month_column(figure, self.month)])
+
+    def __setitem__(self, figure: str, value: int) -> None:
+        self.row[month_column(figure, self.month)] = value
+
+
+def _layout(months: list[str], wanted: Iterable[str]) -> list[str]:
+    """The figures a report reads: the year's, and of each month the excused and assessed (the
+    trend), with the items of the wanted months. Members first."""
+    items = set(wanted)
+    return [
+        *_YEARLY,
+        *(
+            month_column(figure, int(p[5:]))
+            for p in months
+            for figure in (MONTH_FIGURES if p in items else MONTH_FIGURES[:2])
+        ),
+    ]
+
+
+async def _cached(
+    session: AsyncSession, prefix: str, year: int, layout: list[str], wanted: Iterable[str]
+) -> dict[int, tuple[int, ...]]:
+    """The subtree's units whose cached figures are still valid and hold the items of the
+    wanted months, as rows of `layout`. The validity is checked in the same statement, so it
+    holds for the figures read."""
+    c = unit_year_counts.c
+    with_items = (c[month_column("items_done", int(p[5:]))].is_not(None) for p in wanted)
+    rows = await session.execute(
+        select(c.unit_id, *(c[name] for name in layout))
+        .join(OrgUnit, OrgUnit.id == c.unit_id)
+        .outerjoin(UnitVersion, UnitVersion.unit_id == c.unit_id)
+        .where(
+            OrgUnit.path.startswith(prefix),
+            c.year == year,
+            c.version == func.coalesce(UnitVersion.version, 0),
+            *with_items,
+        )
+    )
+    return {uid: tuple(figures) for uid, *figures in rows}
+
+
+async def _keep(
+    session: AsyncSession, year: int, computed: dict[int, Own], versions: dict[int, int]
+) -> None:
+    """Store the figures if the database lets this transaction write now. On SQLite a
+    transaction that has read cannot write once another one has committed since (SQLITE_BUSY
+    at once, whatever the timeout): the report is still right, the cache waits for the next."""
+    try:
+        await _store(session, year, computed, versions)
+    except OperationalError as exc:
+        if session.get_bind().dialect.name != "sqlite" or fault(exc) != BUSY:
+            raise
+        log.info("report cache not stored: the database changed meanwhile")
+
+
+async def _store(
+    session: AsyncSession, year: int, computed: dict[int, Own], versions: dict[int, int]
+) -> None:
+    """Write the computed figures (every month of the year) to the cache with the unit versions
+    read *before* computing them. A write committed meanwhile has bumped the version (its
+    trigger runs in the writer's transaction), so these rows are stale from the start instead
+    of hiding that write; one not yet committed bumps it when it commits. Rows go in key order
+    (no deadlock between two reports on PostgreSQL)."""
+    rows = [
+        {"unit_id": uid, "year": year, "version": versions[uid], **computed[uid]}
+        for uid in sorted(computed)
+    ]
+    # about 400 rows a statement: SQLite allows 32,766 parameters
+    for start in range(0, len(rows), 400):
+        await session.execute(_upsert(session), rows[start : start + 400])
+
+
+def _upsert(session: AsyncSession) -> Any:
+    """Insert or replace a unit's row; the items of a month not computed now (NULL) are kept
+    from the row replaced if that was computed at the same version (the same data)."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(unit_year_counts)
+    table, new = unit_year_counts.c, stmt.excluded
+    same = table.version == new.version
+    values = {
+        c.name: func.coalesce(new[c.name], case((same, c))) if c.nullable else new[c.name]
+        for c in table
+        if c.name not in _KEYS[:2]
+    }
+    return stmt.on_conflict_do_update(index_elements=["unit_id", "year"], set_=values)
+
+
+async def _compute(
+    session: AsyncSession, year: int, scope: Any, units: Iterable[int], items_in: Sequence[str]
+) -> dict[int, Own]:
+    """Each unit's own figures for the whole year, for the units of `scope` (ids, or a subquery
+    of ids): every unit of `units` gets an entry, zeros when it holds nothing. The items (the
+    costliest figures: every entry) only of the months `items_in`, the others None. One query
+    per kind of figure, grouped by unit; the number of queries does not depend on the number
+    of units."""
+    months = year_periods(year, f"{year:04d}-12")
+    first, last = months[0], months[-1]
+    counted = {month_column(f, int(p[5:])) for p in items_in for f in _ITEMS}
+    blank = {
+        c.name: None if c.nullable and c.name not in counted else 0
+        for c in unit_year_counts.c
+        if c.name not in _KEYS
+    }
+    found: dict[int, Own] = {uid: dict(blank) for uid in units}
+
+    def of(uid: int) -> Own:
+        return found.setdefault(uid, dict(blank))
+
+    def month(uid: int, p: str) -> _Month:
+        return _Month(of(uid), int(p[5:]))
+
+    active = (Member.unit_id.in_(scope), Member.active.is_(True))
     required = (*active, Member.exempt.is_(False))
-    # For queries driven by a small table (excused absences): "+ 0" keeps SQLite from starting
-    # with every member of the subtree through the unit index.
-    required_few = ((Member.unit_id + 0).in_(subtree), *required[1:])
+    # For queries driven by a small table (excused absences) over a whole subtree: "+ 0" keeps
+    # SQLite from starting with every member of the subtree through the unit index. A few units
+    # by id: their members first.
+    by_id = isinstance(scope, list)
+    required_few = ((Member.unit_id if by_id else Member.unit_id + 0).in_(scope), *required[1:])
 
     def counts(column: Any, values: Iterable[str]) -> list[Any]:
         """One count per value: a pivot, so each query groups by unit alone."""
         return [func.sum(case((column == v, 1), else_=0)) for v in values]
 
-    # Each query starts from the subtree's members (in unit order) and looks up their rows.
+    # Each query starts from the members (in unit order) and looks up their rows.
     # 1. members and exemptions
     rows = await session.execute(
         select(Member.unit_id, func.count(), func.sum(case((Member.exempt.is_(True), 1), else_=0)))
         .where(*active)
         .group_by(Member.unit_id)
     )
-    holds_members: set[int] = set()
     for uid, n, n_exempt in rows:
-        if uid in bucket:
-            b = base[bucket[uid]]
-            b["members"] += n
-            b["exempt"] += int(n_exempt or 0)
-            holds_members.add(uid)
+        y = of(uid)
+        y["members"] += n
+        y["exempt"] += int(n_exempt or 0)
 
     # 2. pledges: registered (any version) and approved, per member
     rows = await session.execute(
@@ -225,32 +460,26 @@ async def build_reports(
         .group_by(Member.unit_id)
     )
     for uid, n_registered, n_approved in rows:
-        if uid in bucket:
-            b = base[bucket[uid]]
-            b["registered"] += n_registered
-            b["approved"] += n_approved
+        y = of(uid)
+        y["registered"] += n_registered
+        y["approved"] += n_approved
 
-    # 3. self-assessments, every month of the year so far (excused members are taken out below)
-    assessed_in: dict[str, int] = dict.fromkeys(months, 0)
+    # 3. self-assessments, every month (excused members are taken out below)
     rows = await session.execute(
         select(Member.unit_id, *counts(Assessment.period, months))
         .select_from(Member)
         .join(
             Assessment,
-            and_(Assessment.member_id == Member.id, Assessment.period.between(months[0], last)),
+            and_(Assessment.member_id == Member.id, Assessment.period.between(first, last)),
         )
         .where(*required)
         .group_by(Member.unit_id)
     )
-    for uid, *per_month in rows:
-        if uid in bucket:
-            for p, n in zip(months, per_month, strict=True):
-                assessed_in[p] += int(n or 0)
-                if p in monthly:
-                    monthly[p][bucket[uid]]["assessed"] += int(n or 0)
+    for uid, *per_period in rows:
+        for p, n in zip(months, per_period, strict=True):
+            month(uid, p)["assessed"] += int(n or 0)
 
-    # 4. excused absences, every month so far, and how many of them self-assessed anyway
-    excused_in: dict[str, int] = dict.fromkeys(months, 0)
+    # 4. excused absences, and how many of them self-assessed anyway
     rows = await session.execute(
         select(Member.unit_id, MemberPeriod.period, func.count(), func.count(Assessment.id))
         .select_from(MemberPeriod)
@@ -266,16 +495,15 @@ async def build_reports(
         .group_by(Member.unit_id, MemberPeriod.period)
     )
     for uid, p, n, n_assessed in rows:
-        if uid in bucket:
-            excused_in[p] += n
-            assessed_in[p] -= n_assessed
-            if p in monthly:
-                b = monthly[p][bucket[uid]]
-                b["counted"] -= n  # the required count is added below
-                b["assessed"] -= n_assessed
+        m = month(uid, p)
+        m["excused"] += n
+        m["assessed"] -= n_assessed
 
-    # 5. the entries of the months' self-assessments, by status; less those of the excused
+    # 5. the entries of the self-assessments, by status; less those of the excused
     statuses = {"done": "items_done", "doing": "items_doing", "not_yet": "items_not_yet"}
+    # By id: "|| ''" keeps SQLite from starting with every assessment of the months (the period
+    # index) instead of the few units' members.
+    period = Assessment.period.concat("") if by_id else Assessment.period
     for excused_only in (False, True):
         stmt = select(Member.unit_id, Assessment.period, *counts(AssessmentEntry.status, statuses))
         if excused_only:
@@ -283,15 +511,15 @@ async def build_reports(
                 stmt.select_from(MemberPeriod)
                 .join(Member, Member.id == MemberPeriod.member_id)
                 .where(
-                    MemberPeriod.period.in_(wanted),
+                    MemberPeriod.period.in_(items_in),
                     MemberPeriod.excuse == "approved",
                     *required_few,
                 )
             )
-            on_period = Assessment.period == MemberPeriod.period
+            on_period = period == MemberPeriod.period
         else:
             stmt = stmt.select_from(Member).where(*required)
-            on_period = Assessment.period.in_(wanted)
+            on_period = period.in_(items_in)
         stmt = (
             stmt.join(Assessment, and_(Assessment.member_id == Member.id, on_period))
             .join(AssessmentEntry, AssessmentEntry.assessment_id == Assessment.id)
@@ -299,26 +527,21 @@ async def build_reports(
         )
         sign = -1 if excused_only else 1
         for uid, p, *per_status in await session.execute(stmt):
-            if uid in bucket:
-                b = monthly[p][bucket[uid]]
-                for key, n in zip(statuses.values(), per_status, strict=True):
-                    b[key] += sign * int(n or 0)
+            m = month(uid, p)
+            for key, n in zip(statuses.values(), per_status, strict=True):
+                m[key] += sign * int(n or 0)
 
-    # 6. chi bộ, and those that recorded the review in the month
-    reviewed: dict[str, set[int]] = {p: set() for p in wanted}
-    for uid, p in await session.execute(
-        select(UnitPeriod.unit_id, UnitPeriod.period)
-        .join(OrgUnit, OrgUnit.id == UnitPeriod.unit_id)
-        .where(OrgUnit.path.startswith(prefix), UnitPeriod.period.in_(wanted))
-    ):
-        reviewed[p].add(uid)
-    for uid, b_index in bucket.items():
-        if uid not in closed and (kinds[uid] == CHI_BO or uid in holds_members):
-            base[b_index]["cells"] += 1
-            for p in wanted:
-                monthly[p][b_index]["cells_reviewed"] += uid in reviewed[p]
+    return found
 
-    # 7. mô hình and điển hình put forward this year
+
+async def _add_nominations(
+    session: AsyncSession,
+    prefix: str,
+    year: int,
+    bucket: dict[int, int],
+    base: list[dict[str, int]],
+) -> None:
+    """mô hình and điển hình put forward this year (read directly: a few rows)."""
     rows = await session.execute(
         select(
             Nomination.unit_id,
@@ -352,29 +575,6 @@ async def build_reports(
             else:
                 b["exemplars_individual"] += n
                 b["exemplars_party" if party_member else "exemplars_masses"] += n
-
-    for b in base:
-        b["required"] = b["members"] - b["exempt"]
-        b["counted"] = b["required"]
-    reports = []
-    for period in periods:
-        rates = [
-            Rates(**{**b, **{k: b[k] + m[k] for k in _MONTHLY}})
-            for b, m in zip(base, monthly[period], strict=True)
-        ]
-        child_rows = [UnitRow(uid, name, 1, rates[i + 1]) for i, (uid, name) in enumerate(children)]
-        whole = total(rates)
-        trend = [(p, assessed_in[p], whole.required - excused_in[p]) for p in months if p <= period]
-        reports.append(
-            Report(
-                year=year,
-                period=period,
-                unit=UnitRow(unit.id, unit.name, 0, whole),
-                children=child_rows,
-                trend=trend,
-            )
-        )
-    return reports
 
 
 async def non_submitters(

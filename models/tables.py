@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -541,3 +543,46 @@ class Lease(Base):
     holder: Mapped[str] = mapped_column(String(128))
     acquired_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+# -- the report's cache (models.reports): per-unit figures, invalidated by triggers -----------
+
+
+class UnitVersion(Base):
+    """Bumped by database triggers (migration 0009) on every write that changes a unit's own
+    report figures: its members, their pledges, self-assessments, entries and excuses."""
+
+    __tablename__ = "unit_versions"
+    unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
+# The monthly figures of unit_year_counts, one column per figure and month ("assessed_05"):
+# assessed and the items leave the excused members out, as the report does.
+MONTH_FIGURES = ("excused", "assessed", "items_done", "items_doing", "items_not_yet")
+
+
+def month_column(figure: str, month: int) -> str:
+    return f"{figure}_{month:02d}"
+
+
+# A unit's own figures for a year, valid while `version` is the unit's current version. One
+# row per unit and year, the months as columns: a report of December reads 5,000 rows for a
+# province, not 60,000, and per-month rows would gain nothing (the version is the unit's).
+unit_year_counts = Table(
+    "unit_year_counts",
+    Base.metadata,
+    Column("unit_id", BigId, ForeignKey("org_units.id"), primary_key=True),
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    *(
+        Column(name, Integer, nullable=False)
+        for name in ("members", "exempt", "registered", "approved")
+    ),
+    # the items may be NULL: not computed (a report computes those of its months only)
+    *(
+        Column(month_column(figure, month), Integer, nullable=figure.startswith("items_"))
+        for month in range(1, 13)
+        for figure in MONTH_FIGURES
+    ),
+)

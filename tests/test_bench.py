@@ -46,8 +46,10 @@ def test_reports_benchmark_prints_its_figures() -> None:
         "digest p50",
         "history p50",
         "province report",
+        "province report, cold",
         "non-submitters",
         "full-year roll-up",
+        "full-year roll-up, cold",
     ):
         assert name in found, out
         assert "sqlite" in found[name]
