@@ -29,7 +29,8 @@ stateDiagram-v2
   worker process: two workers may each send to one chat within the interval (a 429 then, which
   is honoured like any other).
 - **Claiming.** pending → sending with `claimed_by` (a uuid per worker) and `claimed_at`, in a
-  transaction of its own, then the send, then the outcome in another. On PostgreSQL the claim
+  transaction of its own, then the send, then the outcome in another. Claims made at about the
+  same moment share one statement, and outcomes one transaction (bot.group_commit). On PostgreSQL the claim
   locks the row with `FOR UPDATE SKIP LOCKED`, so several processes can drain one outbox and no
   row is sent twice; on SQLite one process drains and a conditional UPDATE is the claim.
 - **Another channel.** When a channel cannot reach the person (blocked, outside Zalo OA's
