@@ -158,7 +158,7 @@ async def build_reports(
     """The reports of several months of one year at once (the year's roll-up: every month's
     figures): the same figures as one report, the monthly figures grouped by month.
 
-    Each unit's own figures come from the cache (unit_year_counts, unit_month_counts) when
+    Each unit's own figures come from the cache (unit_year_counts) when
     still valid; the others are computed and written to the cache in the session's
     transaction (kept if the caller commits)."""
     wanted: list[str] = []
