@@ -1,9 +1,10 @@
 """Incoming updates: stored first (keyed by platform id), acknowledged, then processed.
 
-A redelivered update finds its row and has no second effect. The worker processes rows in
-arrival order, one after the other (several in one transaction), so each chat sees its own
-updates in order. A chat flooding the
-bot gets its over-budget updates stored as "throttled" (bot.throttle): never processed.
+A redelivered update finds its row and has no second effect. Updates that arrive together are
+stored in one transaction (InboxStore). The worker processes rows in arrival order, one after
+the other (several in one transaction), so each chat sees its own updates in order. A chat
+flooding the bot gets its over-budget updates stored as "throttled" (bot.throttle): never
+processed.
 """
 
 from __future__ import annotations
