@@ -30,9 +30,10 @@ stateDiagram-v2
   is honoured like any other).
 - **Claiming.** pending → sending with `claimed_by` (a uuid per worker) and `claimed_at`, in a
   transaction of its own, then the send, then the outcome in another. Claims made at about the
-  same moment share one statement, and outcomes one transaction (bot.group_commit). On PostgreSQL the claim
-  locks the row with `FOR UPDATE SKIP LOCKED`, so several processes can drain one outbox and no
-  row is sent twice; on SQLite one process drains and a conditional UPDATE is the claim.
+  same moment share one statement, and outcomes one transaction (bot.group_commit). On
+  PostgreSQL the claim locks the rows with `FOR UPDATE SKIP LOCKED`, so several processes can
+  drain one outbox and no row is sent twice; on SQLite one process drains and a conditional
+  UPDATE is the claim.
 - **Another channel.** When a channel cannot reach the person (blocked, outside Zalo OA's
   window, plan quota used up), a message of the bot's own (notice, reminder, digest) is planned
   on the member's next linked channel in the same transaction that records the failure
