@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import throttle as flood
@@ -118,14 +117,8 @@ async def _insert(session: AsyncSession, stored: _Stored) -> bool:
     return new
 
 
-# Built once, on the table (Core: the ORM would take a dict of values as a bulk insert and
-# give no rowcount); the values are parameters. A key stored already: rowcount 0.
-_INSERT = {
-    name: dialect.insert(InboxUpdate.__table__).on_conflict_do_nothing(
-        index_elements=["channel", "update_key"]
-    )
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+# A key stored already: rowcount 0.
+_INSERT = db.insert_if_new(InboxUpdate.__table__, "channel", "update_key")
 
 
 def _storable(payload: dict[str, Any]) -> dict[str, Any]:

@@ -14,14 +14,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import texts
 from handlers.messages import Reply
 from handlers.settings import Settings
 from handlers.text import number_vi
-from models import routing
+from models import db, routing
 from models.tables import ChannelUsage, Identity, Member, Role
 
 log = logging.getLogger(__name__)
@@ -53,8 +52,7 @@ class UsageMeter:
         """Count n messages sent (and keep the platform's quota figures); the month's total."""
         now, month = self.clock(), self.month()
         async with self.sessions() as session, session.begin():
-            dialect = session.get_bind().dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            insert = db.insert_for(session)
             values: dict[str, Any] = {"messages": ChannelUsage.messages + n, "updated_at": now}
             if quota is not None:
                 values["quota"] = quota

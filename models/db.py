@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql.dml import Insert
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -48,6 +50,24 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
         return engine
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+_DIALECTS: dict[str, Any] = {"postgresql": postgresql, "sqlite": sqlite}
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """The session's database's own INSERT (the one with ON CONFLICT …)."""
+    return _DIALECTS[session.get_bind().dialect.name].insert
+
+
+def insert_if_new(table: Any, *keys: str) -> dict[str, Insert]:
+    """INSERT … ON CONFLICT (keys) DO NOTHING, built once per dialect (pick by the session's
+    dialect name; the values are parameters): rowcount says whether the row was new. On the
+    table, not the entity: the ORM takes a dict of values as a bulk insert, without rowcount."""
+    return {
+        name: dialect.insert(table).on_conflict_do_nothing(index_elements=list(keys))
+        for name, dialect in _DIALECTS.items()
+    }
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.db import insert_for
 from models.tables import Lease
 
 
@@ -19,7 +19,7 @@ async def take(
     session: AsyncSession, name: str, holder: str, *, now: datetime, ttl: timedelta
 ) -> bool:
     """Take the lease, or renew it if it is ours; False while another holder's is current."""
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    insert = insert_for(session)
     new = insert(Lease).values(name=name, holder=holder, acquired_at=now, expires_at=now + ttl)
     stmt = new.on_conflict_do_update(
         index_elements=[Lease.name],

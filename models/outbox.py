@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models import db
 from models.tables import BULK_KINDS, Delivery
 
 
@@ -44,9 +44,5 @@ async def plan(
     return bool(getattr(result, "rowcount", 0))
 
 
-# Built once (building it cost as much as running it), on the table: Core, so rowcount tells
-# whether the row was new (the ORM takes a dict of values as a bulk insert, without one).
-_PLAN = {
-    name: dialect.insert(Delivery.__table__).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+# Built once (building it cost as much as running it).
+_PLAN = db.insert_if_new(Delivery.__table__, "dedupe_key")

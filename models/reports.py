@@ -36,12 +36,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.db import BUSY, fault
+from models.db import BUSY, fault, insert_for
 from models.tables import (
     MONTH_FIGURES,
     Assessment,
@@ -387,8 +385,7 @@ async def _store(
 def _upsert(session: AsyncSession) -> Any:
     """Insert or replace a unit's row; the items of a month not computed now (NULL) are kept
     from the row replaced if that was computed at the same version (the same data)."""
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(unit_year_counts)
+    stmt = insert_for(session)(unit_year_counts)
     table, new = unit_year_counts.c, stmt.excluded
     same = table.version == new.version
     values = {
