@@ -399,3 +399,37 @@ async def test_a_batch_keeps_each_chats_order_and_a_failing_update_fails_alone(
     assert len(after[c]) == 2
     failures = [r for r in caplog.records if r.name == "bot.inbox" and r.levelno >= logging.ERROR]
     assert len(failures) == 1 and f"telegram update {keys[1]}" in failures[0].getMessage()
+
+
+@pytest.mark.parametrize("platform", ["telegram"], indirect=True)
+async def test_a_getupdates_batch_not_all_stored_is_fetched_again_and_kept_once(
+    platform: Platform, start_app: Any
+) -> None:
+    """A getUpdates batch is stored together (bot.channels.telegram._store_batch): if one of its
+    updates cannot be stored, the offset is not moved, Telegram hands the batch out again, and
+    what was stored the first time is kept once."""
+    app = await start_app("polling")
+    people = [platform.person(MEMBER + k, f"Người {k}") for k in range(3)]
+    welcome = texts.WELCOME_UNLINKED.split("\n")[0]
+    await people[0].say("/trogiup", welcome)  # the polling loop runs
+    real, refused = app._store, []
+
+    async def once_refused(inc: Any, *, update_key: str, now: Any) -> bool:
+        if inc.chat_id == people[1].chat and not refused:
+            refused.append(update_key)
+            raise RuntimeError("a hiccup storing this one")
+        return bool(await real(inc, update_key=update_key, now=now))
+
+    app._store = once_refused  # type: ignore[method-assign]
+    since = [len(p.texts()) for p in people]
+    for person in people:  # no await in between: one getUpdates batch
+        platform.inject(person, "/trogiup")
+    for person, n in zip(people, since, strict=True):
+        await person.wait(n, welcome)
+    await asyncio.sleep(0.5)  # a reply sent twice would show by now
+    assert refused, "the store never failed: the test proved nothing"
+    assert [len(p.texts()) - n for p, n in zip(people, since, strict=True)] == [1, 1, 1]
+    async with app.sessions() as s:
+        rows = list(await s.scalars(select(InboxUpdate).where(InboxUpdate.channel == "telegram")))
+    assert len(rows) == 4 and {r.status for r in rows} == {"done"}
+    assert refused[0] in {r.update_key for r in rows}  # stored on the second fetch
